@@ -1,0 +1,1 @@
+"""Fashion-MNIST classification service (FastAPI + LiteRT; never TensorFlow)."""

@@ -1,0 +1,35 @@
+"""Service settings, read once from environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Each field is the upper-case environment variable of its name."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, protected_namespaces=())
+
+    model_dir: Path = Field(
+        REPO_ROOT / "models" / "fashion-mnist", description="models/<name>/ with <int> versions"
+    )
+    model_version: int | None = Field(None, description="pin a version; default: the highest")
+    max_upload_bytes: int = Field(10 * MiB, gt=0, description="request body limit of /predict")
+    max_batch_upload_bytes: int = Field(64 * MiB, gt=0, description="request body limit of /predict/batch")
+    max_batch_files: int = Field(64, gt=0, description="files per /predict/batch request")
+    max_image_pixels: int = Field(
+        40_000_000, gt=0, description="width x height limit, checked before decoding"
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

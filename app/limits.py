@@ -1,0 +1,74 @@
+"""ASGI middleware that enforces the request-body limit while the body streams in."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyTooLarge(Exception):
+    """Raised inside `receive` once the streamed body passes the limit."""
+
+
+def _too_large_body(size: str, limit: int) -> bytes:
+    return json.dumps({"detail": f"request body is {size}; the limit is {limit} bytes"}).encode()
+
+
+class BodySizeLimit:
+    """Reject bodies over a per-path limit with 413, from Content-Length or while counting chunks.
+
+    The body is never buffered here: a declared oversize body is refused before it is read,
+    and a chunked one is cut off as soon as it passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp, default_limit: int, path_limits: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default_limit = default_limit
+        self.path_limits = path_limits or {}
+
+    def limit_for(self, path: str) -> int:
+        return self.path_limits.get(path.rstrip("/") or "/", self.default_limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, _too_large_body(f"{int(declared)} bytes", limit))
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._reject(send, _too_large_body(f"over {limit} bytes", limit))
+
+    @staticmethod
+    async def _reject(send: Send, body: bytes) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,62 @@
+"""The ASGI application: `app.main:app`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.config import Settings, get_settings
+from app.deps import ModelUnavailable
+from app.imaging import ImageError
+from app.limits import BodySizeLimit
+from app.model import load_classifier, resolve_version_dir
+from app.routes import health, predict
+
+logger = logging.getLogger("app")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service; the model is loaded and verified in the lifespan, or startup fails."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logging.basicConfig(level=settings.log_level.upper())
+        directory = resolve_version_dir(settings.model_dir, settings.model_version)
+        app.state.classifier = load_classifier(directory)
+        logger.info("loaded model %s from %s", app.state.classifier.version, directory)
+        yield
+        app.state.classifier = None
+
+    app = FastAPI(
+        title="Fashion-MNIST classifier",
+        version="1.0.0",
+        description="Classifies garment images into the ten Fashion-MNIST classes.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.classifier = None
+    app.include_router(predict.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(ImageError)
+    async def image_error(_: Request, error: ImageError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+
+    @app.exception_handler(ModelUnavailable)
+    async def model_unavailable(_: Request, error: ModelUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503)
+
+    app.add_middleware(
+        BodySizeLimit,
+        default_limit=settings.max_upload_bytes,
+        path_limits={"/predict/batch": settings.max_batch_upload_bytes},
+    )
+    return app
+
+
+app = create_app()

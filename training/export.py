@@ -1,0 +1,147 @@
+"""Export a training run as models/<name>/<version>/: calibrated Keras + LiteRT models, metadata, report."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from app.model import METADATA_FILE, TFLITE_FILE, Classifier, list_versions, self_check, sha256_file
+from app.preprocessing import INPUT_SPEC, LABELS, PREPROCESSING, prepare_batch
+from training.data import load_fashion_mnist, train_val_split
+from training.evaluate import classification_metrics, fit_temperature, reliability_bins
+from training.report import write_report
+
+MODEL_NAME = "fashion-mnist"
+KERAS_FILE = "model.keras"
+
+
+def calibrated_model(logits_model: keras.Model, temperature: float) -> keras.Model:
+    """(N, 28, 28, 1) -> softmax(logits / T): the served model."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    logits = logits_model(inputs, training=False)
+    scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature")(logits)
+    return keras.Model(inputs, keras.layers.Softmax(name="probabilities")(scaled), name=MODEL_NAME)
+
+
+def to_tflite(model: keras.Model) -> bytes:
+    """A float32 LiteRT flatbuffer with a dynamic batch dimension (via a SavedModel, Keras 3's route)."""
+    with tempfile.TemporaryDirectory() as saved:
+        model.export(saved, format="tf_saved_model", verbose=False)
+        return bytes(tf.lite.TFLiteConverter.from_saved_model(saved).convert())
+
+
+def check_conversion(model: keras.Model, classifier: Classifier, images: np.ndarray) -> float:
+    """Largest probability difference between Keras and LiteRT on some images; fails loudly if large."""
+    expected = model.predict(prepare_batch(images), batch_size=512, verbose=0)
+    difference = float(np.abs(classifier.predict_pixels(images) - expected).max())
+    if not difference < 1e-4:
+        raise RuntimeError(f"LiteRT output differs from Keras by {difference}")
+    return difference
+
+
+def library_versions() -> dict[str, str]:
+    names = ("numpy", "ai-edge-litert", "pillow")
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        **{n: package_version(n) for n in names},
+    }
+
+
+def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None) -> Path:
+    """Calibrate on validation, convert, evaluate the LiteRT model on validation and test, write a version."""
+    run = json.loads((run_dir / "run.json").read_text())
+    history = json.loads((run_dir / "history.json").read_text())
+    config = run["config"]
+    data = load_fashion_mnist(data_dir)
+    _, val_idx = train_val_split(len(data.x_train), config["val_size"], config["seed"])
+    x_val, y_val = data.x_train[val_idx], data.y_train[val_idx]
+
+    logits_model = keras.models.load_model(run_dir / KERAS_FILE)
+    val_logits = logits_model.predict(prepare_batch(x_val), batch_size=512, verbose=0)
+    temperature = fit_temperature(val_logits, y_val)
+    served = calibrated_model(logits_model, temperature)
+
+    models_root.mkdir(parents=True, exist_ok=True)
+    tmp = models_root / f".tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        served.save(tmp / KERAS_FILE)
+        (tmp / TFLITE_FILE).write_bytes(to_tflite(served))
+        classifier = Classifier(
+            tmp, {"name": MODEL_NAME, "version": 0, "labels": list(LABELS)}, (tmp / TFLITE_FILE).read_bytes()
+        )
+        self_check(classifier)
+        conversion_error = check_conversion(served, classifier, x_val[:512])
+        # The test set is read here once, after every choice (weights, temperature) is fixed.
+        val_probs = classifier.predict_pixels(x_val)
+        test_probs = classifier.predict_pixels(data.x_test)
+        validation = classification_metrics(val_probs, y_val)
+        test = classification_metrics(test_probs, data.y_test)
+        versions = list_versions(models_root)
+        version = (versions[-1] if versions else 0) + 1
+        metadata = {
+            "name": MODEL_NAME,
+            "version": version,
+            "labels": list(LABELS),
+            "input": INPUT_SPEC,
+            "preprocessing": PREPROCESSING,
+            "output": "float32 (N, 10) probabilities in class-id order (softmax of logits / temperature)",
+            "metrics": {
+                split: {k: m[k] for k in ("accuracy", "loss", "ece", "count")}
+                for split, m in (("validation", validation), ("test", test))
+            },
+            "training": {
+                "model": config["model"],
+                "command": config["command"],
+                "export_command": " ".join(["python -m training", *sys.argv[1:]]),
+                "seed": config["seed"],
+                "config": config,
+                "wall_seconds": run["wall_seconds"],
+                "epochs_run": run["epochs_run"],
+                "best_val_accuracy_keras": run["best_val_accuracy"],
+                "temperature": temperature,
+                "keras_vs_litert_max_abs_diff": conversion_error,
+                "train_images": run["train_images"],
+                "val_images": run["val_images"],
+                "parameters": int(logits_model.count_params()),
+            },
+            "data": {"checksums_sha256_decompressed": data.checksums, "source": str(data.source)},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "libraries": library_versions(),
+        }
+        (tmp / "metrics.json").write_text(
+            json.dumps(
+                {
+                    "validation": validation,
+                    "test": test,
+                    "reliability_test": reliability_bins(test_probs, data.y_test),
+                },
+                indent=1,
+            )
+        )
+        (tmp / "history.json").write_text(json.dumps(history))
+        write_report(tmp, metadata, validation, test, history, data.x_test, data.y_test, test_probs)
+        metadata["artifacts"] = {name: sha256_file(tmp / name) for name in (KERAS_FILE, TFLITE_FILE)}
+        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
+        target = models_root / str(version)
+        tmp.rename(target)  # atomic: a version directory is either complete or absent
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(
+        f"exported {target}: test accuracy {test['accuracy']:.4f}, ECE {test['ece']:.4f}, T={temperature:.3f}"
+    )
+    return target

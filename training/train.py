@@ -1,0 +1,158 @@
+"""Train a zoo model on a seeded train/validation split; the test set is never read here."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from app.preprocessing import NUM_CLASSES, prepare_batch
+from training import zoo
+from training.augment import augment
+from training.data import load_fashion_mnist, train_val_split
+
+VAL_SIZE = 5_000
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run."""
+
+    model: str
+    epochs: int
+    batch_size: int
+    seed: int = 42
+    val_size: int = VAL_SIZE
+    augment: bool = False
+    label_smoothing: float = 0.0
+    subset: int | None = None  # train on the first N training images (quick checks)
+    command: str = ""
+
+
+def default_config(model: str, **overrides: object) -> TrainConfig:
+    """The zoo recipe's defaults, with explicit overrides (None means keep default)."""
+    recipe = zoo.ZOO[model]
+    config = TrainConfig(
+        model=model,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        augment=recipe.augment,
+        label_smoothing=recipe.label_smoothing,
+        command=" ".join(["python -m training", *map(shlex.quote, sys.argv[1:])]),
+    )
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(config, key, value)
+    return config
+
+
+def make_dataset(
+    images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, augmented: bool
+) -> tf.data.Dataset:
+    """uint8 images -> (prepared float batch, one-hot labels), shuffled and augmented for training."""
+    x = prepare_batch(images)
+    y = keras.utils.to_categorical(labels, NUM_CLASSES)
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    if augmented:
+        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    if augmented:
+        data = data.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
+    """Attach the recipe's optimizer and a from-logits loss."""
+    recipe = zoo.ZOO[config.model]
+    model.compile(
+        optimizer=recipe.optimizer(steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+def fit(
+    config: TrainConfig,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    verbose: int | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train a fresh model; keep the weights of the best validation epoch."""
+    keras.utils.set_random_seed(config.seed)
+    model = zoo.build(config.model)
+    train = make_dataset(x_train, y_train, config.batch_size, config.seed, config.augment)
+    val = make_dataset(x_val, y_val, 512, config.seed, augmented=False)
+    compile_model(model, config, steps_per_epoch=int(np.ceil(len(x_train) / config.batch_size)))
+    best = BestWeights()
+    if verbose is None:  # a live progress bar on a terminal, one line per epoch in a log
+        verbose = 1 if sys.stdout.isatty() else 2
+    history = model.fit(
+        train,
+        validation_data=val,
+        epochs=config.epochs,
+        verbose=verbose,
+        callbacks=[best, *(callbacks or [])],
+    )
+    best.restore(model)
+    return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Remember the weights of the epoch with the highest validation accuracy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.best_accuracy = -1.0
+        self.best_epoch = -1
+        self.weights: list[np.ndarray] | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        accuracy = float((logs or {}).get("val_accuracy", -1.0))
+        if accuracy > self.best_accuracy:
+            self.best_accuracy, self.best_epoch = accuracy, epoch
+            self.weights = self.model.get_weights()
+
+    def restore(self, model: keras.Model) -> None:
+        if self.weights is not None:
+            model.set_weights(self.weights)
+
+
+def train(config: TrainConfig, runs_dir: Path, data_dir: str | None = None) -> Path:
+    """Run training and write runs/<model>-seed<seed>-<time>/ with model.keras, history, config."""
+    data = load_fashion_mnist(data_dir)
+    train_idx, val_idx = train_val_split(len(data.x_train), config.val_size, config.seed)
+    if config.subset:
+        train_idx = train_idx[: config.subset]
+    started = time.time()
+    model, history = fit(
+        config, data.x_train[train_idx], data.y_train[train_idx], data.x_train[val_idx], data.y_train[val_idx]
+    )
+    wall = time.time() - started
+    run_dir = runs_dir / f"{config.model}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    tmp = run_dir.with_name(".tmp-" + run_dir.name)
+    tmp.mkdir(parents=True)
+    model.save(tmp / "model.keras")
+    (tmp / "history.json").write_text(json.dumps(history, indent=1))
+    run_info = {
+        "config": asdict(config),
+        "wall_seconds": round(wall, 1),
+        "epochs_run": len(history.get("loss", [])),
+        "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
+        "data_checksums": data.checksums,
+        "train_images": int(len(train_idx)),
+        "val_images": int(len(val_idx)),
+    }
+    (tmp / "run.json").write_text(json.dumps(run_info, indent=1))
+    tmp.rename(run_dir)
+    print(f"run written to {run_dir} ({wall / 60:.1f} min)")
+    return run_dir
