@@ -1,9 +1,11 @@
-"""The training CLI: `python -m training <command> ...`."""
+"""The training CLI: `python -m training <command> ...` (train, export, evaluate, predict, cv, compare)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -11,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 MODELS_ROOT = Path("models/fashion-mnist")
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("--data-dir", help="directory with the four Fashion-MNIST .gz files")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -23,21 +25,87 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--subset", type=int, help="train on the first N training images only")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    p.add_argument("--export", action="store_true", help="export the trained run as a new model version")
+    p.add_argument("--export", action="store_true", help="then export the run as a new model version")
     p.add_argument("--models-root", type=Path, default=MODELS_ROOT)
 
-    args = parser.parse_args(argv)
+    p = commands.add_parser("export", help="calibrate, convert and evaluate a run; write the next version")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--models-root", type=Path, default=MODELS_ROOT)
+
+    p = commands.add_parser("evaluate", help="evaluate an exported model.tflite on the test set")
+    p.add_argument("--version", type=int, help="default: the highest")
+    p.add_argument("--models-root", type=Path, default=MODELS_ROOT)
+    p.add_argument("--out", type=Path, help="write metrics.json and confusion_matrix.png here")
+
+    p = commands.add_parser("predict", help="classify image files with the exported model")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--version", type=int)
+    p.add_argument("--models-root", type=Path, default=MODELS_ROOT)
+    p.add_argument("--preprocess", choices=("auto", "photo", "raw"), default="auto")
+
+    for name, text in (("cv", "k-fold cross-validation of one model"), ("compare", "cross-validate the zoo")):
+        p = commands.add_parser(name, help=text)
+        if name == "cv":
+            p.add_argument("--model", default="baseline")
+        else:
+            p.add_argument(
+                "--models", default="mlp,baseline,baseline-padded,baseline-64,two-block,dropout-cnn,lenet"
+            )
+        p.add_argument("--folds", type=int, default=5)
+        p.add_argument("--epochs", type=int)
+        p.add_argument("--subset", type=int, help="use the first N training images")
+        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--out", type=Path, default=Path("reports/compare"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    command = shlex.join(["python", "-m", "training", *argv])  # recorded in run.json and metadata.json
     if args.command == "train":
         from training.train import default_config, train
 
         config = default_config(
-            args.model, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, subset=args.subset
+            args.model,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            subset=args.subset,
+            command=command,
         )
         run_dir = train(config, args.runs_dir, args.data_dir)
         if args.export:
             from training.export import export_version
 
-            export_version(run_dir, args.models_root, args.data_dir)
+            export_version(run_dir, args.models_root, args.data_dir, command)
+    elif args.command == "export":
+        from training.export import export_version
+
+        export_version(args.run_dir, args.models_root, args.data_dir, command)
+    elif args.command == "evaluate":
+        from training.cli_tasks import evaluate_version
+
+        evaluate_version(args.models_root, args.version, args.out, args.data_dir)
+    elif args.command == "predict":
+        from training.cli_tasks import predict_files
+
+        predict_files(args.files, args.models_root, args.version, args.preprocess)
+    elif args.command == "cv":
+        from training.crossval import cross_validate, write_cv
+        from training.data import load_fashion_mnist
+        from training.train import default_config
+
+        config = default_config(args.model, epochs=args.epochs, subset=args.subset, seed=args.seed)
+        result, _ = cross_validate(config, load_fashion_mnist(args.data_dir), args.folds)
+        write_cv(result, args.out)
+    elif args.command == "compare":
+        from training.crossval import compare
+        from training.data import load_fashion_mnist
+
+        names = [n.strip() for n in args.models.split(",") if n.strip()]
+        data = load_fashion_mnist(args.data_dir)
+        compare(names, data, args.folds, args.epochs, args.subset, args.seed, args.out)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -60,7 +59,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None) -> Path:
+def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None, command: str = "") -> Path:
     """Calibrate on validation, convert, evaluate the LiteRT model on validation and test, write a version."""
     run = json.loads((run_dir / "run.json").read_text())
     history = json.loads((run_dir / "history.json").read_text())
@@ -106,7 +105,7 @@ def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None
             "training": {
                 "model": config["model"],
                 "command": config["command"],
-                "export_command": " ".join(["python -m training", *sys.argv[1:]]),
+                "export_command": command,
                 "seed": config["seed"],
                 "config": config,
                 "wall_seconds": run["wall_seconds"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -45,7 +44,6 @@ def default_config(model: str, **overrides: object) -> TrainConfig:
         batch_size=recipe.batch_size,
         augment=recipe.augment,
         label_smoothing=recipe.label_smoothing,
-        command=" ".join(["python -m training", *map(shlex.quote, sys.argv[1:])]),
     )
     for key, value in overrides.items():
         if value is not None:
@@ -86,8 +84,9 @@ def fit(
     y_val: np.ndarray,
     verbose: int | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    keep_best: bool = True,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Train a fresh model; keep the weights of the best validation epoch."""
+    """Train a fresh model; keep the weights of the best validation epoch unless `keep_best` is off."""
     keras.utils.set_random_seed(config.seed)
     model = zoo.build(config.model)
     train = make_dataset(x_train, y_train, config.batch_size, config.seed, config.augment)
@@ -103,7 +102,8 @@ def fit(
         verbose=verbose,
         callbacks=[best, *(callbacks or [])],
     )
-    best.restore(model)
+    if keep_best:
+        best.restore(model)
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
