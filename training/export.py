@@ -25,12 +25,43 @@ MODEL_NAME = "fashion-mnist"
 KERAS_FILE = "model.keras"
 
 
+@keras.saving.register_keras_serializable(package="fashion_mnist")
+class HorizontalFlip(keras.layers.Layer):
+    """Mirror images left-right (test-time augmentation inside the exported graph)."""
+
+    def call(self, images: keras.KerasTensor) -> keras.KerasTensor:
+        return keras.ops.flip(images, axis=2)
+
+
+def averaged_logits(logits_model: keras.Model, flip_tta: bool) -> keras.Model:
+    """(N, 28, 28, 1) -> logits, averaged with the mirrored image's logits when `flip_tta`."""
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    logits = logits_model(inputs, training=False)
+    if flip_tta:
+        mirrored = logits_model(HorizontalFlip(name="flip")(inputs), training=False)
+        logits = keras.layers.Average(name="flip_average")([logits, mirrored])
+    return keras.Model(inputs, logits, name="logits")
+
+
 def calibrated_model(logits_model: keras.Model, temperature: float) -> keras.Model:
     """(N, 28, 28, 1) -> softmax(logits / T): the served model."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     logits = logits_model(inputs, training=False)
     scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature")(logits)
     return keras.Model(inputs, keras.layers.Softmax(name="probabilities")(scaled), name=MODEL_NAME)
+
+
+def choose_flip_tta(
+    logits_model: keras.Model, x_val: np.ndarray, y_val: np.ndarray
+) -> tuple[bool, np.ndarray]:
+    """Use flip averaging only if it raises validation accuracy; returns the choice and its val logits."""
+    batch = prepare_batch(x_val)
+    plain = logits_model.predict(batch, batch_size=512, verbose=0)
+    flipped = averaged_logits(logits_model, True).predict(batch, batch_size=512, verbose=0)
+    plain_acc = float((plain.argmax(1) == y_val).mean())
+    flip_acc = float((flipped.argmax(1) == y_val).mean())
+    print(f"validation accuracy: plain {plain_acc:.4f}, with flip averaging {flip_acc:.4f}")
+    return (True, flipped) if flip_acc > plain_acc else (False, plain)
 
 
 def to_tflite(model: keras.Model) -> bytes:
@@ -69,9 +100,9 @@ def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None
     x_val, y_val = data.x_train[val_idx], data.y_train[val_idx]
 
     logits_model = keras.models.load_model(run_dir / KERAS_FILE)
-    val_logits = logits_model.predict(prepare_batch(x_val), batch_size=512, verbose=0)
+    flip_tta, val_logits = choose_flip_tta(logits_model, x_val, y_val)
     temperature = fit_temperature(val_logits, y_val)
-    served = calibrated_model(logits_model, temperature)
+    served = calibrated_model(averaged_logits(logits_model, flip_tta), temperature)
 
     models_root.mkdir(parents=True, exist_ok=True)
     tmp = models_root / f".tmp-{uuid.uuid4().hex[:8]}"
@@ -112,6 +143,7 @@ def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None
                 "epochs_run": run["epochs_run"],
                 "best_val_accuracy_keras": run["best_val_accuracy"],
                 "temperature": temperature,
+                "flip_tta": flip_tta,
                 "keras_vs_litert_max_abs_diff": conversion_error,
                 "train_images": run["train_images"],
                 "val_images": run["val_images"],
