@@ -1,15 +1,59 @@
-"""Bytes in, predictions out: the work one request does off the event loop (no HTTP here)."""
+"""Bytes in, predictions out: decoding, the model call and the answer, with no HTTP here.
+
+Where the work runs is chosen for throughput (docs/performance.md has the measurements):
+the model always runs on the inference thread, off the event loop, and LiteRT releases the
+GIL while it computes, so the loop keeps parsing the next requests meanwhile. Data-set-sized
+images (at most INLINE_PIXELS) are decoded on the loop itself: that takes ~0.2 ms, less than
+handing the work to a thread and back, and leaves the inference thread nothing but inference.
+Bigger images are decoded on the inference thread, so a large photo never blocks the loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import io
+import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
 
 import numpy as np
+from PIL import Image
 
-from app.imaging import ImageError, PreparedImage, encode_png, prepare_image
+from app.imaging import ACCEPTED_FORMATS, ImageError, PreparedImage, encode_png, prepare_image
 from app.model import Classifier
 from app.preprocessing import prepare_batch
 from app.schemas import ModelRef, Prediction
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# One inference thread per worker process. Parallelism comes from worker processes (one per
+# core), and every thread that runs the model holds its own LiteRT interpreters (~7 MB each
+# for a small CNN): Starlette's 40-thread pool grew one per thread under load (RSS 294 MB at
+# 16 connections) and paid anyio's per-call overhead; a bounded executor does neither.
+INFERENCE_THREADS = 1
+INLINE_PIXELS = 64 * 64  # images up to this size are decoded on the event loop
+_executor = ThreadPoolExecutor(max_workers=INFERENCE_THREADS, thread_name_prefix="inference")
+
+
+async def off_loop(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `function` on the inference thread; the event loop keeps serving I/O meanwhile."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor, lambda: function(*args, **kwargs))
+
+
+def is_small_image(data: bytes) -> bool:
+    """Whether the upload's header declares at most INLINE_PIXELS pixels (Pillow reads only the header)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
+                width, height = image.size
+    except Exception:  # not an image, or a bomb: prepare_image reports it, off the loop
+        return False
+    return width * height <= INLINE_PIXELS
 
 
 def to_prediction(
@@ -28,6 +72,37 @@ def to_prediction(
     )
 
 
+def prepare_many(uploads: list[bytes], mode: str, max_pixels: int) -> list[PreparedImage | ImageError]:
+    """Decode every upload; a file the client got wrong becomes its error, in its place."""
+    prepared: list[PreparedImage | ImageError] = []
+    for data in uploads:
+        try:
+            prepared.append(prepare_image(data, mode, max_pixels))
+        except ImageError as error:
+            prepared.append(error)
+    return prepared
+
+
+def model_input(prepared: list[PreparedImage | ImageError]) -> np.ndarray | None:
+    """The model's batch of the decodable images, in upload order; None when there are none."""
+    good = [p.pixels for p in prepared if isinstance(p, PreparedImage)]
+    return prepare_batch(np.stack(good)) if good else None
+
+
+def to_outcomes(
+    classifier: Classifier,
+    prepared: list[PreparedImage | ImageError],
+    probabilities: Iterable[np.ndarray],
+    return_input: bool,
+) -> list[Prediction | ImageError]:
+    """Pair the batch's rows with the decodable images; errors stay in their places."""
+    rows = iter(probabilities)
+    return [
+        to_prediction(classifier, next(rows), p, return_input) if isinstance(p, PreparedImage) else p
+        for p in prepared
+    ]
+
+
 def classify_one(
     classifier: Classifier, data: bytes, mode: str, max_pixels: int, return_input: bool
 ) -> Prediction:
@@ -41,16 +116,31 @@ def classify_many(
     classifier: Classifier, uploads: list[bytes], mode: str, max_pixels: int, return_input: bool
 ) -> list[Prediction | ImageError]:
     """Decode every upload, classify the good ones in one batched inference, keep upload order."""
-    prepared: list[PreparedImage | ImageError] = []
-    for data in uploads:
-        try:
-            prepared.append(prepare_image(data, mode, max_pixels))
-        except ImageError as error:
-            prepared.append(error)
-    good = [p for p in prepared if isinstance(p, PreparedImage)]
-    probabilities = classifier.predict(prepare_batch(np.stack([p.pixels for p in good]))) if good else []
-    rows = iter(probabilities)
-    return [
-        to_prediction(classifier, next(rows), p, return_input) if isinstance(p, PreparedImage) else p
-        for p in prepared
-    ]
+    prepared = prepare_many(uploads, mode, max_pixels)
+    batch = model_input(prepared)
+    return to_outcomes(
+        classifier, prepared, classifier.predict(batch) if batch is not None else (), return_input
+    )
+
+
+async def classify(
+    classifier: Classifier, data: bytes, mode: str, max_pixels: int, return_input: bool
+) -> Prediction:
+    """classify_one for a request handler: the model off the loop, small images decoded on it."""
+    if not is_small_image(data):
+        return await off_loop(classify_one, classifier, data, mode, max_pixels, return_input)
+    prepared = prepare_image(data, mode, max_pixels)
+    probabilities = await off_loop(classifier.predict, prepare_batch(prepared.pixels))
+    return to_prediction(classifier, probabilities[0], prepared, return_input)
+
+
+async def classify_batch(
+    classifier: Classifier, uploads: list[bytes], mode: str, max_pixels: int, return_input: bool
+) -> list[Prediction | ImageError]:
+    """classify_many for a request handler: one batched inference off the loop, in upload order."""
+    if not all(map(is_small_image, uploads)):
+        return await off_loop(classify_many, classifier, uploads, mode, max_pixels, return_input)
+    prepared = prepare_many(uploads, mode, max_pixels)
+    batch = model_input(prepared)
+    probabilities = await off_loop(classifier.predict, batch) if batch is not None else ()
+    return to_outcomes(classifier, prepared, probabilities, return_input)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,27 +41,37 @@ class BodySizeLimit:
             await self._reject(send, _too_large_body(f"{int(declared)} bytes", limit))
             return
         received = 0
-        started = False
+        exceeded = False
+        answered = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
+            if exceeded:
+                raise BodyTooLarge
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+        async def guarded_send(message: Message) -> None:
+            # A body parser may catch BodyTooLarge and answer 400 ("error parsing the body"):
+            # once the limit is passed, whatever the app answers is replaced by the 413.
+            nonlocal answered
+            if exceeded:
+                if not answered and message["type"] == "http.response.start":
+                    answered = True
+                    await self._reject(send, _too_large_body(f"over {limit} bytes", limit))
+                return
+            answered = answered or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reject(send, _too_large_body(f"over {limit} bytes", limit))
+        with contextlib.suppress(BodyTooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if exceeded and not answered:
+            await self._reject(send, _too_large_body(f"over {limit} bytes", limit))
 
     @staticmethod
     async def _reject(send: Send, body: bytes) -> None:

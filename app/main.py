@@ -8,13 +8,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings, get_settings
 from app.deps import ModelUnavailable
 from app.imaging import ImageError
 from app.limits import BodySizeLimit
+from app.logs import configure_logging
+from app.metrics import check_mode
 from app.model import load_classifier, resolve_version_dir
-from app.routes import health, predict
+from app.observability import RequestObservability
+from app.routes import demo, health, metrics, predict, report
 
 logger = logging.getLogger("app")
 
@@ -42,6 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.classifier = None
     app.include_router(predict.router)
     app.include_router(health.router)
+    app.include_router(report.router)
+    app.include_router(metrics.router)
+    app.include_router(demo.router)
+    app.mount("/static", StaticFiles(directory=demo.STATIC_DIR), name="static")
 
     @app.exception_handler(ImageError)
     async def image_error(_: Request, error: ImageError) -> JSONResponse:
@@ -56,6 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_limit=settings.max_upload_bytes,
         path_limits={"/predict/batch": settings.max_batch_upload_bytes},
     )
+    configure_logging(settings.log_level)
+    check_mode()
+    app.add_middleware(RequestObservability)  # outermost: sees the body limit's 413s too
     return app
 
 

@@ -56,8 +56,22 @@ def resolve_version_dir(model_root: Path, pin: int | None = None) -> Path:
 
 
 @dataclass
+class _Slot:
+    """One LiteRT interpreter and the tensor indices it is fed through."""
+
+    interpreter: Interpreter
+    input_index: int
+    output_index: int
+    batch: int = 0  # the input size it is allocated for; 0 = not yet
+
+
+@dataclass
 class Classifier:
-    """A verified model version. Thread-safe: each thread gets its own LiteRT interpreter."""
+    """A verified model version. Thread-safe: each thread gets its own LiteRT interpreters.
+
+    A LiteRT interpreter must not be invoked from two threads at once; keeping them in a
+    `threading.local` means no lock and no sharing.
+    """
 
     directory: Path
     metadata: dict[str, Any]
@@ -80,25 +94,34 @@ class Classifier:
     def runtime(self) -> str:
         return f"LiteRT {LITERT_VERSION} (XNNPACK, 1 thread per interpreter)"
 
-    def _interpreter(self, batch: int) -> Interpreter:
-        local = self._local
-        if getattr(local, "batch", None) != batch:
-            if not hasattr(local, "interpreter"):
-                local.interpreter = Interpreter(model_content=self._model_bytes, num_threads=1)
-                details = local.interpreter.get_input_details()[0]
-                local.input_index = details["index"]
-                local.output_index = local.interpreter.get_output_details()[0]["index"]
-            local.interpreter.resize_tensor_input(local.input_index, [batch, IMAGE_SIZE, IMAGE_SIZE, 1])
-            local.interpreter.allocate_tensors()
-            local.batch = batch
-        return local.interpreter
+    def _slot(self, batch: int) -> _Slot:
+        """This thread's interpreter, sized for `batch` images.
+
+        Single images and batches keep one interpreter each, so traffic that mixes /predict and
+        /predict/batch does not re-plan (resize and allocate, ~2 ms) on every switch.
+        """
+        slots: dict[bool, _Slot] = self._local.__dict__.setdefault("slots", {})
+        single = batch == 1
+        slot = slots.get(single)
+        if slot is None:
+            interpreter = Interpreter(model_content=self._model_bytes, num_threads=1)
+            slot = slots[single] = _Slot(
+                interpreter,
+                interpreter.get_input_details()[0]["index"],
+                interpreter.get_output_details()[0]["index"],
+            )
+        if slot.batch != batch:
+            slot.interpreter.resize_tensor_input(slot.input_index, [batch, IMAGE_SIZE, IMAGE_SIZE, 1])
+            slot.interpreter.allocate_tensors()
+            slot.batch = batch
+        return slot
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) in [0, 1] -> float32 (N, 10) probabilities."""
-        interpreter = self._interpreter(len(batch))
-        interpreter.set_tensor(self._local.input_index, np.ascontiguousarray(batch, dtype=np.float32))
-        interpreter.invoke()
-        return interpreter.get_tensor(self._local.output_index).copy()
+        slot = self._slot(len(batch))
+        slot.interpreter.set_tensor(slot.input_index, np.ascontiguousarray(batch, dtype=np.float32))
+        slot.interpreter.invoke()
+        return slot.interpreter.get_tensor(slot.output_index).copy()
 
     def predict_pixels(self, pixels: np.ndarray, chunk: int = 256) -> np.ndarray:
         """uint8 (N, 28, 28) -> probabilities, in chunks (used for whole data sets)."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 
 from app.config import Settings
 from app.deps import get_app_settings, get_classifier
-from app.inference import classify_many, classify_one
+from app.inference import classify, classify_batch
 from app.model import Classifier
 from app.schemas import BatchItem, BatchPrediction, ErrorResponse, ModelRef, Prediction, PreprocessMode
 
@@ -25,6 +24,7 @@ ReturnInput = Annotated[bool, Query(description="include the 28x28 image the mod
 
 @router.post("/predict", response_model=Prediction, responses=ERRORS)  # type: ignore[arg-type]
 async def predict(
+    request: Request,
     file: Annotated[UploadFile, File(description="the image: PNG, JPEG, WebP, GIF, BMP or TIFF")],
     classifier: Annotated[Classifier, Depends(get_classifier)],
     settings: Annotated[Settings, Depends(get_app_settings)],
@@ -33,13 +33,14 @@ async def predict(
 ) -> Prediction:
     """Classify one garment image."""
     data = await file.read()
-    return await run_in_threadpool(
-        classify_one, classifier, data, preprocess, settings.max_image_pixels, return_input
-    )
+    prediction = await classify(classifier, data, preprocess, settings.max_image_pixels, return_input)
+    request.state.outcomes = [prediction]  # for the log line and metrics (app.observability)
+    return prediction
 
 
 @router.post("/predict/batch", response_model=BatchPrediction, responses=ERRORS)  # type: ignore[arg-type]
 async def predict_batch(
+    request: Request,
     files: Annotated[list[UploadFile], File(description="up to MAX_BATCH_FILES images")],
     classifier: Annotated[Classifier, Depends(get_classifier)],
     settings: Annotated[Settings, Depends(get_app_settings)],
@@ -50,9 +51,8 @@ async def predict_batch(
     if len(files) > settings.max_batch_files:
         raise HTTPException(413, f"{len(files)} files; the limit is {settings.max_batch_files} per request")
     uploads = [await f.read() for f in files]
-    outcomes = await run_in_threadpool(
-        classify_many, classifier, uploads, preprocess, settings.max_image_pixels, return_input
-    )
+    outcomes = await classify_batch(classifier, uploads, preprocess, settings.max_image_pixels, return_input)
+    request.state.outcomes = outcomes
     results = [
         BatchItem(index=i, filename=f.filename, prediction=o)
         if isinstance(o, Prediction)

@@ -1,0 +1,88 @@
+"""Profile the service's hot path under load: py-spy samples one worker while wrk posts uploads.
+
+    .venv/bin/pip install py-spy
+    .venv/bin/python -m benchmarks.profile --upload png --seconds 10
+
+Prints the functions with the most samples (inclusive and self) and writes the folded stacks
+(`--out`, flamegraph/speedscope input). Samples only threads that are running (py-spy's default),
+so an idle event loop or an idle thread pool costs nothing in the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from app.config import get_settings
+from app.model import resolve_version_dir
+from benchmarks.serving import BATCH_CONNECTIONS, CONNECTIONS, make_uploads, run_wrk, serve
+
+
+def function_of(frame: str) -> str:
+    """'name (path/file.py:123)' -> 'name (path/file.py)': samples add up per function, not per line."""
+    name, _, location = frame.rpartition(" (")
+    return f"{name} ({location.rstrip(')').rpartition(':')[0] or location.rstrip(')')})"
+
+
+def top_frames(folded: Path, count: int) -> str:
+    """Tables of the most-sampled frames, inclusive and self, from py-spy's folded output."""
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        frames = [function_of(frame) for frame in stack.split(";")]
+        n = int(samples)
+        total += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    lines = [f"{total} samples"]
+    for title, counter in (("inclusive", inclusive), ("self", own)):
+        lines.append(f"--- {title}")
+        lines += [f"{100 * n / total:5.1f}%  {frame}" for frame, n in counter.most_common(count)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n")[0])
+    parser.add_argument("--server", choices=("service", "ceiling"), default="service")
+    parser.add_argument("--upload", choices=("png", "jpeg", "batch"), default="png")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rate", type=int, default=250, help="samples per second")
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--gil", action="store_true", help="only samples of the thread holding the GIL")
+    parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("profile.folded"))
+    args = parser.parse_args(argv)
+    py_spy = shutil.which("py-spy") or str(Path(os.sys.executable).with_name("py-spy"))
+    settings = get_settings()
+    model_dir = (args.model_dir or resolve_version_dir(settings.model_dir, settings.model_version)).resolve()
+    env = {**os.environ, "MODEL_DIR": str(model_dir.parent), "MODEL_VERSION": model_dir.name}
+    with tempfile.TemporaryDirectory(prefix="serving-profile-") as tmp:
+        upload = make_uploads(Path(tmp))[args.upload]
+        connections = BATCH_CONNECTIONS if upload.files > 1 else CONNECTIONS
+        with serve(args.server, env, Path(tmp)) as server:
+            run_wrk(server, upload, 1, connections)  # warm-up
+            load = threading.Thread(target=run_wrk, args=(server, upload, args.seconds + 2, connections))
+            load.start()
+            subprocess.run(
+                [py_spy, "record", "--pid", str(server.process.pid), "--duration", str(args.seconds)]
+                + ["--rate", str(args.rate), "--format", "raw", "--output", str(args.out), "--nonblocking"]
+                + (["--gil"] if args.gil else []),
+                check=True,
+                capture_output=True,
+            )
+            load.join()
+    print(top_frames(args.out, args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

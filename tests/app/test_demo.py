@@ -1,0 +1,187 @@
+"""The demo page at / and the training report, in real headless Chromium against a real server.
+
+Chromium is Debian's (/usr/bin/chromium), driven by Playwright for Python; a missing browser is
+a failure, not a skip. The upload test saves test-artifacts/demo.png and docs/demo.png (README).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
+
+from app.config import REPO_ROOT
+from app.routes.demo import STATIC_DIR
+from tests.helpers import image_bytes, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = REPO_ROOT / "test-artifacts" / "demo.png"
+README_SCREENSHOT = REPO_ROOT / "docs" / "demo.png"
+TIMEOUT_MS = 30_000  # a first inference on a busy 2-core machine can take a while
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def test_demo_page_is_served_with_a_strict_content_security_policy(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from other sites
+    assert 'src="static/demo.js"' in page.text and 'href="static/demo.css"' in page.text
+    for asset in ("demo.js", "demo.css", "samples/samples.json"):
+        assert client.get(f"/static/{asset}").status_code == 200
+
+
+def test_every_listed_sample_is_a_28x28_image(client: TestClient) -> None:
+    samples = json.loads((STATIC_DIR / "samples" / "samples.json").read_text())
+    assert len(samples) >= 6
+    for sample in samples:
+        response = client.post(
+            "/predict",
+            files={"file": (sample["file"], (STATIC_DIR / "samples" / sample["file"]).read_bytes())},
+        )
+        assert response.status_code == 200 and response.json()["preprocess"] == "raw"
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with running_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server_url: str) -> Iterator[Page]:
+    """The demo page, loaded; fails the test on a script or CSP error, a failed page resource, or
+    any request off this server."""
+    context = browser.new_context(viewport={"width": 900, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        # The browser also logs each 4xx answer here; the API refusing a bad upload is expected
+        # (the test of that checks the message shown), failed page resources are caught below.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console: {message.text}")
+
+    def response(answer: Response) -> None:
+        if answer.request.method == "GET" and answer.status >= 400:
+            problems.append(f"{answer.status} for {answer.url}")
+
+    page.on("console", console)
+    page.on("response", response)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    local = (server_url, f"blob:{server_url}", "data:")
+    page.on("request", lambda r: None if r.url.startswith(local) else problems.append(f"off-site: {r.url}"))
+    page.goto(f"{server_url}/")
+    page.wait_for_selector("#samples button")  # samples.json and model-info loaded
+    yield page
+    context.close()
+    assert problems == []
+
+
+@pytest.mark.browser
+def test_upload_shows_label_confidence_bars_and_the_model_input(page: Page, tmp_path: Path, dataset) -> None:
+    boot = tmp_path / "ankle-boot.png"
+    boot.write_bytes(image_bytes(dataset.x_test[0]))  # the test set's first image, an ankle boot
+    page.get_by_label("Image file").set_input_files(boot)
+
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.inner_text("#label") == "Ankle boot"
+    assert page.inner_text("#confidence").endswith("% confident")
+    bars = page.locator("#bars li")
+    assert bars.count() == 10
+    names = [bars.nth(i).locator(".name").inner_text() for i in range(10)]
+    assert names[9] == "Ankle boot" and names[0] == "T-shirt/top"
+    assert page.locator("#bars li.top .name").inner_text() == "Ankle boot"
+    widths = [
+        float(bars.nth(i).locator(".fill").evaluate("e => e.style.width").rstrip("%")) for i in range(10)
+    ]
+    assert abs(sum(widths) - 100) < 0.5 and max(widths) == widths[9]
+    model_input = page.locator("#model-input")
+    assert (model_input.get_attribute("src") or "").startswith("data:image/png;base64,")
+    assert model_input.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [28, 28]
+    assert page.inner_text("#mode") == "raw"
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    README_SCREENSHOT.parent.mkdir(exist_ok=True)
+    shutil.copyfile(SCREENSHOT, README_SCREENSHOT)
+
+
+@pytest.mark.browser
+def test_a_rejected_file_shows_the_apis_detail(page: Page, tmp_path: Path) -> None:
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is not a picture")
+    page.get_by_label("Image file").set_input_files(fake)
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "HTTP 400" in error.inner_text() and "not a supported image" in error.inner_text()
+    assert page.locator("#result").is_hidden()
+
+
+@pytest.mark.browser
+def test_samples_work_from_the_keyboard(page: Page) -> None:
+    button = page.get_by_role("button", name="Trouser")
+    button.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.locator("#status").inner_text().startswith("trouser.png: ")
+    assert page.locator("#bars li").count() == 10
+    page.get_by_label("Preparation").select_option("photo")
+    page.get_by_role("button", name="Bag").press("Enter")
+    expect(page.locator("#status")).to_have_text(re.compile(r"^bag\.png: "))
+    assert page.inner_text("#mode") == "photo"
+
+
+@pytest.mark.browser
+def test_an_image_dropped_on_the_drop_zone_is_classified(page: Page) -> None:
+    page.evaluate(
+        """async () => {
+            const blob = await (await fetch("static/samples/sandal.png")).blob();
+            const data = new DataTransfer();
+            data.items.add(new File([blob], "dropped.png", { type: "image/png" }));
+            const zone = document.getElementById("drop-zone");
+            const drop = new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true });
+            zone.dispatchEvent(drop);
+        }"""
+    )
+    expect(page.locator("#status")).to_have_text(re.compile(r"^dropped\.png: "))
+    assert page.locator("#bars li").count() == 10
+
+
+@pytest.mark.browser
+def test_the_training_report_shows_its_figures(browser: Browser, server_url: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{server_url}/model-report")
+    assert page.locator("h1").first.inner_text().startswith("fashion-mnist version")
+    page.wait_for_load_state("load")
+    images = page.locator("main img")
+    assert images.count() >= 3
+    for i in range(images.count()):
+        assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), images.nth(
+            i
+        ).get_attribute("src")
+    page.close()
