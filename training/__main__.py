@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
 
         names = [n.strip() for n in args.models.split(",") if n.strip()]
         data = load_fashion_mnist(args.data_dir)
-        compare(names, data, args.folds, args.epochs, args.subset, args.seed, args.out)
+        compare(names, data, args.folds, args.epochs, args.subset, args.seed, args.out, command)
 
 
 if __name__ == "__main__":

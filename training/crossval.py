@@ -118,8 +118,12 @@ def compare(
     subset: int | None,
     seed: int,
     out: Path,
+    command: str = "",
 ) -> list[CVResult]:
-    """Cross-validate each model with the same folds; write a Markdown table and a box plot."""
+    """Cross-validate each model with the same folds; write a Markdown table and a box plot.
+
+    `command` is the command line that ran it, recorded in compare.md.
+    """
     results = []
     for name in names:
         config = default_config(name, epochs=epochs, subset=subset, seed=seed)
@@ -143,7 +147,8 @@ def compare(
     (out / "compare.md").write_text(
         f"# Model comparison\n\n{folds} folds, epochs {epochs or 'recipe default'}, "
         f"{subset or len(data.x_train)} training images, seed {seed}.\n\n"
-        f"{table}\n\n![box plot](compare-box.png)\n"
+        + (f"Made with `{command}`.\n\n" if command else "")
+        + f"{table}\n\n![box plot](compare-box.png)\n"
     )
     (out / "compare.json").write_text(
         json.dumps(

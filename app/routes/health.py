@@ -15,7 +15,7 @@ router = APIRouter(tags=["service"])
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(request: Request) -> Health | JSONResponse:
+async def health(request: Request) -> Health | JSONResponse:
     """200 when the model is loaded and passed its self-check; 503 otherwise."""
     classifier: Classifier | None = getattr(request.app.state, "classifier", None)
     if classifier is None:
@@ -25,7 +25,7 @@ def health(request: Request) -> Health | JSONResponse:
 
 
 @router.get("/model-info", response_model=ModelInfo)
-def model_info(classifier: Annotated[Classifier, Depends(get_classifier)]) -> ModelInfo:
+async def model_info(classifier: Annotated[Classifier, Depends(get_classifier)]) -> ModelInfo:
     """Name, version, labels, input spec, preprocessing, metrics, creation time and runtime."""
     meta = classifier.metadata
     return ModelInfo(
