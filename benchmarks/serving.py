@@ -25,7 +25,6 @@ import os
 import platform
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,9 +39,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from app.config import REPO_ROOT, get_settings
+from app.config import get_settings
 from app.model import load_classifier, resolve_version_dir
 from app.preprocessing import prepare_batch
+from benchmarks.uvicorn_process import free_port, running_uvicorn
 from training.data import FILES, SHA256, find_data_dir, read_idx
 
 LUA_SCRIPT = Path(__file__).with_name("post_file.lua")
@@ -161,12 +161,6 @@ def make_uploads(directory: Path) -> dict[str, Upload]:
 # ---- servers ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def request(
     port: int, method: str, path: str, body: bytes = b"", content_type: str = ""
 ) -> tuple[int, bytes]:
@@ -222,29 +216,11 @@ def serve(name: str, env: dict[str, str], log_dir: Path) -> Iterator[Server]:
     """Start one one-worker uvicorn process, wait for /health 200, stop it afterwards."""
     port = free_port()
     log = log_dir / f"{name}-{port}.log"
-    command = [sys.executable, "-m", "uvicorn", SERVERS[name], "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--no-access-log", "--log-level", "warning"]
     started = time.perf_counter()
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=log_file)
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            if time.perf_counter() - started > START_TIMEOUT_S:
-                raise RuntimeError(f"{name} did not answer /health within {START_TIMEOUT_S} s")
-            with contextlib.suppress(OSError):
-                if request(port, "GET", "/health")[0] == 200:
-                    break
-            time.sleep(0.005)
+    with running_uvicorn(
+        SERVERS[name], port, log, env, ["--log-level", "warning"], timeout_s=START_TIMEOUT_S, poll_s=0.005
+    ) as process:
         yield Server(name, process, port, time.perf_counter() - started, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def check_answer(server: Server, upload: Upload) -> None:

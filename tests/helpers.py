@@ -1,23 +1,24 @@
-"""Small helpers for tests: encoding arrays as image files, serving the app over real HTTP."""
+"""Helpers for tests: image files from arrays, the app over real HTTP, observed predictions, modules run."""
 
 from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import numpy as np
+from fastapi import FastAPI
 from PIL import Image
 
 from app.config import REPO_ROOT
+from app.deps import get_classifier
+from app.model import Classifier
+from benchmarks.uvicorn_process import free_port, running_uvicorn
 
 
 def image_bytes(pixels: np.ndarray, format: str = "PNG", **options: object) -> bytes:
@@ -25,13 +26,6 @@ def image_bytes(pixels: np.ndarray, format: str = "PNG", **options: object) -> b
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=format, **options)
     return buffer.getvalue()
-
-
-def free_port() -> int:
-    """A TCP port on localhost that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -48,34 +42,33 @@ def running_server(
         handle, name = tempfile.mkstemp(prefix="uvicorn-", suffix=".log")
         os.close(handle)
         log = Path(name)
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*command, "--no-access-log", *uvicorn_args],
-            cwd=REPO_ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"uvicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"uvicorn not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    environment = {**os.environ, **(env or {})}
+    with running_uvicorn(
+        "app.main:app", port, log, environment, uvicorn_args, timeout_s=timeout, stop_timeout_s=15
+    ):
+        yield f"http://127.0.0.1:{port}"
+
+
+def observe_predictions(app: FastAPI, on_predict: Callable[[np.ndarray], object]) -> None:
+    """Route the app's predictions through its real classifier, calling on_predict(batch) first.
+
+    Call it inside the app's lifespan (the classifier is loaded there).
+    """
+    real: Classifier = app.state.classifier
+
+    class Observed(Classifier):
+        def predict(self, batch: np.ndarray) -> np.ndarray:
+            on_predict(batch)
+            return super().predict(batch)
+
+    observed = Observed(real.directory, real.metadata, real._model_bytes)
+    app.dependency_overrides[get_classifier] = lambda: observed
+
+
+def run_module(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` from the repository root; fails with its output unless it exits 0."""
+    finished = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished

@@ -8,12 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from fastapi.testclient import TestClient
 
-from app.deps import get_classifier
 from app.inference import INFERENCE_THREADS
 from app.main import create_app
 from app.model import Classifier
 from app.preprocessing import prepare_batch
-from tests.helpers import image_bytes
+from tests.helpers import image_bytes, observe_predictions
 
 
 def test_threads_predicting_at_once_get_the_sequential_answers(dataset) -> None:
@@ -31,23 +30,11 @@ def test_threads_predicting_at_once_get_the_sequential_answers(dataset) -> None:
                     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-class ThreadRecordingClassifier(Classifier):
-    """The real classifier, remembering which threads ran it."""
-
-    threads: set[str]
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        self.threads.add(threading.current_thread().name)
-        return super().predict(batch)
-
-
 def test_concurrent_requests_share_the_bounded_inference_threads(dataset) -> None:
     app = create_app()
+    threads: set[str] = set()  # the threads that ran the model
     with TestClient(app) as client:
-        real: Classifier = app.state.classifier
-        recorder = ThreadRecordingClassifier(real.directory, real.metadata, real._model_bytes)
-        recorder.threads = set()
-        app.dependency_overrides[get_classifier] = lambda: recorder
+        observe_predictions(app, lambda batch: threads.add(threading.current_thread().name))
         uploads = [image_bytes(dataset.x_test[i]) for i in range(32)]
 
         def post(data: bytes) -> int:
@@ -55,5 +42,5 @@ def test_concurrent_requests_share_the_bounded_inference_threads(dataset) -> Non
 
         with ThreadPoolExecutor(16) as pool:
             assert set(pool.map(post, uploads)) == {200}
-    assert recorder.threads and all(name.startswith("inference") for name in recorder.threads)
-    assert len(recorder.threads) <= INFERENCE_THREADS
+    assert threads and all(name.startswith("inference") for name in threads)
+    assert len(threads) <= INFERENCE_THREADS

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.deps import get_classifier
 from app.main import create_app
-from app.model import Classifier
 from app.preprocessing import prepare_batch
-from tests.helpers import image_bytes
+from tests.helpers import image_bytes, observe_predictions
 from training.train import make_dataset
 
 
@@ -27,23 +25,11 @@ def test_contract_rejects_wrong_input(bad: np.ndarray) -> None:
         prepare_batch(bad)
 
 
-class RecordingClassifier(Classifier):
-    """The real classifier, remembering every batch it was given."""
-
-    seen: list[np.ndarray]
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        self.seen.append(batch.copy())
-        return super().predict(batch)
-
-
 def test_uploaded_png_reaches_model_as_training_tensor(dataset) -> None:
     app = create_app()
+    seen: list[np.ndarray] = []  # every batch the model was given
     with TestClient(app) as client:
-        real: Classifier = app.state.classifier
-        recorder = RecordingClassifier(real.directory, real.metadata, real._model_bytes)
-        recorder.seen = []
-        app.dependency_overrides[get_classifier] = lambda: recorder
+        observe_predictions(app, lambda batch: seen.append(batch.copy()))
         indices = [0, 1, 2, 17, 4242]
         for i in indices:
             response = client.post(
@@ -51,7 +37,7 @@ def test_uploaded_png_reaches_model_as_training_tensor(dataset) -> None:
             )
             assert response.status_code == 200
             assert response.json()["preprocess"] == "raw"
-    served = np.concatenate(recorder.seen)
+    served = np.concatenate(seen)
     # What training feeds Keras: the first (un-augmented) batch of training's own input pipeline.
     trained = next(
         iter(make_dataset(dataset.x_test[indices], dataset.y_test[indices], 8, 0, augmented=False))

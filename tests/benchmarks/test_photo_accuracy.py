@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from app.config import REPO_ROOT
+from tests.helpers import run_module
 
 
 def test_small_run_posts_native_and_photo_images_and_reports_the_ratio(tmp_path: Path) -> None:
     out = tmp_path / "photo_accuracy.json"
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.photo_accuracy",
-            "--count",
-            "24",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
+    finished = run_module(
+        "benchmarks.photo_accuracy", "--count", "24", "--seed", "5", "--out", str(out), timeout=180
     )
-    assert finished.returncode == 0, finished.stdout + finished.stderr
     report = json.loads(out.read_text())
     assert report["count"] == 24 and report["split"] == "test"
     assert report["preprocess_used"] == {"native:raw": 24, "photo:photo": 24}

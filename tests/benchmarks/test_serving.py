@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from app.config import REPO_ROOT
+from tests.helpers import run_module
 
 
 def test_smoke_run_measures_service_and_ceiling_and_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "serving.json"
-    finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks.serving", "--smoke", "--out", str(out)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert finished.returncode == 0, finished.stdout + finished.stderr
+    finished = run_module("benchmarks.serving", "--smoke", "--out", str(out), timeout=120)
     report = json.loads(out.read_text())
     assert set(report["servers"]) == {"service", "ceiling"}
     service = report["servers"]["service"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import REPO_ROOT
+from benchmarks.uvicorn_process import free_port
 from tests.deploy.podman import PodmanError, podman, podman_env, remove_containers, wait_until_healthy
-from tests.helpers import free_port
 
 COMPOSE_FILES = (REPO_ROOT / "docker-compose.yml", REPO_ROOT / "deploy" / "podman" / "compose.loopback.yml")
 NGINX_CONF = REPO_ROOT / "deploy" / "nginx" / "nginx.conf"

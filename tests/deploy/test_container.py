@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from benchmarks.uvicorn_process import free_port
 from tests.deploy.load import SlowUpload
 from tests.deploy.podman import (
     container_state,
@@ -20,7 +21,6 @@ from tests.deploy.podman import (
     wait_for_log,
     wait_until_healthy,
 )
-from tests.helpers import free_port
 
 pytestmark = pytest.mark.container
 
