@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.imaging import MAX_IMAGE_PIXELS
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
@@ -25,9 +30,14 @@ class Settings(BaseSettings):
     max_batch_upload_bytes: int = Field(64 * MiB, gt=0, description="request body limit of /predict/batch")
     max_batch_files: int = Field(64, gt=0, description="files per /predict/batch request")
     max_image_pixels: int = Field(
-        40_000_000, gt=0, description="width x height limit, checked before decoding"
+        MAX_IMAGE_PIXELS, gt=0, description="width x height limit, checked before decoding"
     )
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_level: LogLevel = Field("INFO", description="level of the JSON logs")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
 
 @lru_cache

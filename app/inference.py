@@ -3,9 +3,10 @@
 Where the work runs is chosen for throughput (docs/performance.md has the measurements):
 the model always runs on the inference thread, off the event loop, and LiteRT releases the
 GIL while it computes, so the loop keeps parsing the next requests meanwhile. Data-set-sized
-images (at most INLINE_PIXELS) are decoded on the loop itself: that takes ~0.2 ms, less than
-handing the work to a thread and back, and leaves the inference thread nothing but inference.
-Bigger images are decoded on the inference thread, so a large photo never blocks the loop.
+(28x28) images, up to INLINE_BATCH per request and not forced through the photo conversion, are
+prepared on the loop itself: that takes ~0.2 ms, less than handing the work to a thread and back,
+and leaves the inference thread nothing but inference. Everything else is prepared on the
+inference thread, so a large photo never blocks the loop.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from PIL import Image
 
 from app.imaging import ACCEPTED_FORMATS, ImageError, PreparedImage, encode_png, prepare_image
 from app.model import Classifier
-from app.preprocessing import prepare_batch
+from app.preprocessing import IMAGE_SIZE, prepare_batch
 from app.schemas import ModelRef, Prediction
 
 P = ParamSpec("P")
@@ -34,7 +35,9 @@ T = TypeVar("T")
 # for a small CNN): Starlette's 40-thread pool grew one per thread under load (RSS 294 MB at
 # 16 connections) and paid anyio's per-call overhead; a bounded executor does neither.
 INFERENCE_THREADS = 1
-INLINE_PIXELS = 64 * 64  # images up to this size are decoded on the event loop
+# Only data-set-sized (28x28) uploads are prepared on the event loop (~0.2 ms each, less than a thread
+# hand-off), and at most INLINE_BATCH of them per request; anything else is prepared off the loop.
+INLINE_BATCH = 8
 _executor = ThreadPoolExecutor(max_workers=INFERENCE_THREADS, thread_name_prefix="inference")
 
 
@@ -44,8 +47,8 @@ async def off_loop(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) 
     return await loop.run_in_executor(_executor, lambda: function(*args, **kwargs))
 
 
-def is_small_image(data: bytes) -> bool:
-    """Whether the upload's header declares at most INLINE_PIXELS pixels (Pillow reads only the header)."""
+def is_dataset_sized(data: bytes) -> bool:
+    """Whether the upload's header declares a 28x28 image (Pillow reads only the header)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -53,7 +56,7 @@ def is_small_image(data: bytes) -> bool:
                 width, height = image.size
     except Exception:  # not an image, or a bomb: prepare_image reports it, off the loop
         return False
-    return width * height <= INLINE_PIXELS
+    return (width, height) == (IMAGE_SIZE, IMAGE_SIZE)
 
 
 def to_prediction(
@@ -126,8 +129,8 @@ def classify_many(
 async def classify(
     classifier: Classifier, data: bytes, mode: str, max_pixels: int, return_input: bool
 ) -> Prediction:
-    """classify_one for a request handler: the model off the loop, small images decoded on it."""
-    if not is_small_image(data):
+    """classify_one for a request handler: the model off the loop, 28x28 uploads prepared on it."""
+    if mode == "photo" or not is_dataset_sized(data):
         return await off_loop(classify_one, classifier, data, mode, max_pixels, return_input)
     prepared = prepare_image(data, mode, max_pixels)
     probabilities = await off_loop(classifier.predict, prepare_batch(prepared.pixels))
@@ -138,7 +141,7 @@ async def classify_batch(
     classifier: Classifier, uploads: list[bytes], mode: str, max_pixels: int, return_input: bool
 ) -> list[Prediction | ImageError]:
     """classify_many for a request handler: one batched inference off the loop, in upload order."""
-    if not all(map(is_small_image, uploads)):
+    if mode == "photo" or len(uploads) > INLINE_BATCH or not all(map(is_dataset_sized, uploads)):
         return await off_loop(classify_many, classifier, uploads, mode, max_pixels, return_input)
     prepared = prepare_many(uploads, mode, max_pixels)
     batch = model_input(prepared)

@@ -119,9 +119,9 @@ def test_bombs_are_413_and_memory_returns_to_baseline(server: str) -> None:
 
 
 def test_memory_of_a_large_image_is_given_back(server: str) -> None:
-    """Real 36-megapixel RGB PNGs (under the 40 Mpx limit) are decoded; their ~110 MB do not stay."""
+    """Real 23.5-megapixel RGB PNGs (under the 24 Mpx limit) are decoded; their ~70 MB do not stay."""
     pid = server_pid(server)
-    big = odd_files.save(Image.new("RGB", (6_000, 6_000), (250, 250, 250)), "PNG")
+    big = odd_files.save(Image.new("RGB", (5_600, 4_200), (250, 250, 250)), "PNG")
     assert len(big) < LIMIT
     assert_healthy(server)
     before = rss_kb(pid)
@@ -130,4 +130,4 @@ def test_memory_of_a_large_image_is_given_back(server: str) -> None:
         assert response.status_code == 200 and response.json()["preprocess"] == "photo"
     assert_healthy(server)
     grown_mb = (rss_kb(pid) - before) / 1024
-    assert grown_mb < 20, f"RSS stayed {grown_mb:.1f} MB above {before / 1024:.0f} MB after 36-Mpx images"
+    assert grown_mb < 20, f"RSS stayed {grown_mb:.1f} MB above {before / 1024:.0f} MB after 23.5-Mpx images"
