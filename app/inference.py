@@ -4,9 +4,9 @@ Where the work runs is chosen for throughput (docs/performance.md has the measur
 the model always runs on the inference thread, off the event loop, and LiteRT releases the
 GIL while it computes, so the loop keeps parsing the next requests meanwhile. Data-set-sized
 (28x28) images, up to INLINE_BATCH per request and not forced through the photo conversion, are
-prepared on the loop itself: that takes ~0.2 ms, less than handing the work to a thread and back,
-and leaves the inference thread nothing but inference. Everything else is prepared on the
-inference thread, so a large photo never blocks the loop.
+prepared on the loop itself: that takes ~0.2 ms, less than handing the work to a thread and back.
+Everything else is prepared on a second thread, so a large photo never blocks the loop and the
+inference thread does nothing but inference.
 """
 
 from __future__ import annotations
@@ -38,13 +38,19 @@ INFERENCE_THREADS = 1
 # Only data-set-sized (28x28) uploads are prepared on the event loop (~0.2 ms each, less than a thread
 # hand-off), and at most INLINE_BATCH of them per request; anything else is prepared off the loop.
 INLINE_BATCH = 8
-_executor = ThreadPoolExecutor(max_workers=INFERENCE_THREADS, thread_name_prefix="inference")
+_inference = ThreadPoolExecutor(max_workers=INFERENCE_THREADS, thread_name_prefix="inference")
+# Decoding and preparing uploads that are not prepared on the loop runs on its own thread, so that
+# one request's decoding overlaps another's inference (Pillow and LiteRT both release the GIL), and
+# a large photo delays other photos, not the model.
+_preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
 
 
-async def off_loop(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run `function` on the inference thread; the event loop keeps serving I/O meanwhile."""
+async def on_thread(
+    executor: ThreadPoolExecutor, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run `function` on the executor's thread; the event loop keeps serving I/O meanwhile."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor, lambda: function(*args, **kwargs))
+    return await loop.run_in_executor(executor, lambda: function(*args, **kwargs))
 
 
 def is_dataset_sized(data: bytes) -> bool:
@@ -106,44 +112,26 @@ def to_outcomes(
     ]
 
 
-def classify_one(
-    classifier: Classifier, data: bytes, mode: str, max_pixels: int, return_input: bool
-) -> Prediction:
-    """Decode, prepare and classify one upload (raises ImageError for the client's mistakes)."""
-    prepared = prepare_image(data, mode, max_pixels)
-    probabilities = classifier.predict(prepare_batch(prepared.pixels))[0]
-    return to_prediction(classifier, probabilities, prepared, return_input)
-
-
-def classify_many(
-    classifier: Classifier, uploads: list[bytes], mode: str, max_pixels: int, return_input: bool
-) -> list[Prediction | ImageError]:
-    """Decode every upload, classify the good ones in one batched inference, keep upload order."""
-    prepared = prepare_many(uploads, mode, max_pixels)
-    batch = model_input(prepared)
-    return to_outcomes(
-        classifier, prepared, classifier.predict(batch) if batch is not None else (), return_input
-    )
-
-
 async def classify(
     classifier: Classifier, data: bytes, mode: str, max_pixels: int, return_input: bool
 ) -> Prediction:
-    """classify_one for a request handler: the model off the loop, 28x28 uploads prepared on it."""
-    if mode == "photo" or not is_dataset_sized(data):
-        return await off_loop(classify_one, classifier, data, mode, max_pixels, return_input)
-    prepared = prepare_image(data, mode, max_pixels)
-    probabilities = await off_loop(classifier.predict, prepare_batch(prepared.pixels))
+    """Prepare and classify one upload (raises ImageError for the client's mistakes)."""
+    if mode != "photo" and is_dataset_sized(data):
+        prepared = prepare_image(data, mode, max_pixels)
+    else:
+        prepared = await on_thread(_preparer, prepare_image, data, mode, max_pixels)
+    probabilities = await on_thread(_inference, classifier.predict, prepare_batch(prepared.pixels))
     return to_prediction(classifier, probabilities[0], prepared, return_input)
 
 
 async def classify_batch(
     classifier: Classifier, uploads: list[bytes], mode: str, max_pixels: int, return_input: bool
 ) -> list[Prediction | ImageError]:
-    """classify_many for a request handler: one batched inference off the loop, in upload order."""
-    if mode == "photo" or len(uploads) > INLINE_BATCH or not all(map(is_dataset_sized, uploads)):
-        return await off_loop(classify_many, classifier, uploads, mode, max_pixels, return_input)
-    prepared = prepare_many(uploads, mode, max_pixels)
+    """Prepare every upload, classify the good ones in one batched inference, keep upload order."""
+    if mode != "photo" and len(uploads) <= INLINE_BATCH and all(map(is_dataset_sized, uploads)):
+        prepared = prepare_many(uploads, mode, max_pixels)
+    else:
+        prepared = await on_thread(_preparer, prepare_many, uploads, mode, max_pixels)
     batch = model_input(prepared)
-    probabilities = await off_loop(classifier.predict, batch) if batch is not None else ()
+    probabilities = await on_thread(_inference, classifier.predict, batch) if batch is not None else ()
     return to_outcomes(classifier, prepared, probabilities, return_input)
