@@ -226,10 +226,9 @@ def working_copy(image: Image.Image) -> Image.Image:
         elif image.mode == "LAB":
             image = image.getchannel("L")
         elif image.mode in WITH_ALPHA or "transparency" in image.info:
-            if image.mode != "RGBA":  # converting an RGBA image would only copy it
-                image = image.convert(
-                    "RGBA"
-                )  # Pillow resizes RGBA premultiplied: no halo from hidden colours
+            # RGBA resizes premultiplied: no halo from hidden colours (an RGBA image is not copied)
+            if image.mode != "RGBA":
+                image = image.convert("RGBA")
         elif image.mode == "1":
             image = image.convert("L")
         elif image.mode not in ("L", "RGB", "F"):

@@ -16,6 +16,11 @@ def _too_large_body(size: str, limit: int) -> bytes:
     return json.dumps({"detail": f"request body is {size}; the limit is {limit} bytes"}).encode()
 
 
+def path_in_app(path: str, root_path: str) -> str:
+    """The request path without the prefix the app is mounted under (uvicorn --root-path)."""
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
+
+
 class BodySizeLimit:
     """Reject bodies over a per-path limit with 413, from Content-Length or while counting chunks.
 
@@ -35,7 +40,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        limit = self.limit_for(path_in_app(scope["path"], scope.get("root_path", "")))
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._reject(send, _too_large_body(f"{int(declared)} bytes", limit))

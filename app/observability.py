@@ -21,6 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.imaging import ImageError
+from app.limits import path_in_app
 from app.metrics import ERRORS, LATENCY, PREDICTIONS, PREPROCESS, REQUESTS, UPLOAD_BYTES
 from app.schemas import Prediction
 
@@ -54,8 +55,7 @@ def route_template(scope: Scope, path: str, root_path: str) -> str:
         return template
     # Mounts, and requests answered before routing (the body limit), leave no route in the scope.
     routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
-    route_path = path[len(root_path) :] if root_path and path.startswith(root_path) else path
-    return find_template(routes, route_path, scope["method"]) or UNMATCHED
+    return find_template(routes, path_in_app(path, root_path), scope["method"]) or UNMATCHED
 
 
 def find_template(routes: Iterable[Any], path: str, method: str) -> str | None:

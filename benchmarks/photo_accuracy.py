@@ -15,7 +15,6 @@ JPEG/PNG/WebP). Prints both accuracies and their ratio, the goal being photo acc
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -26,21 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from app.config import get_settings
+from app.imaging import encode_png
 from app.model import resolve_version_dir
 from benchmarks.serving import model_summary, multipart, request, serve
 from training.data import load_fashion_mnist
 from training.shop_photos import ShopPhoto, shop_photos
 
 GOAL = 0.97  # photo accuracy / native accuracy
-
-
-def png_bytes(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def post(port: int, filename: str, data: bytes, media_type: str) -> dict[str, Any]:
@@ -59,7 +52,7 @@ def measure(port: int, images: np.ndarray, labels: np.ndarray, photos: list[Shop
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     modes: dict[str, int] = defaultdict(int)
     for pixels, label, photo in zip(images, labels.tolist(), photos, strict=True):
-        native = post(port, "native.png", png_bytes(pixels), "image/png")
+        native = post(port, "native.png", encode_png(pixels), "image/png")
         shop = post(port, photo.filename, photo.data, photo.media_type)
         modes[f"native:{native['preprocess']}"] += 1
         modes[f"photo:{shop['preprocess']}"] += 1

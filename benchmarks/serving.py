@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from app.config import get_settings
+from app.imaging import encode_png
 from app.model import load_classifier, resolve_version_dir
 from app.preprocessing import prepare_batch
 from benchmarks.uvicorn_process import free_port, running_uvicorn
@@ -108,12 +109,6 @@ def test_images(count: int) -> np.ndarray:
     return images[:count]
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def shop_photo_jpeg(pixels: np.ndarray, size: int = SHOP_PHOTO_SIZE) -> bytes:
     """A test image as a shop photo: upscaled, dark garment on white, warm tint, JPEG."""
     garment = Image.fromarray(pixels).resize((size, size), Image.Resampling.LANCZOS)
@@ -141,12 +136,12 @@ def multipart(field_name: str, files: list[tuple[str, bytes, str]]) -> tuple[byt
 def make_uploads(directory: Path) -> dict[str, Upload]:
     images = test_images(BATCH)
     uploads = {
-        "png": ("/predict", "file", [("boot.png", png_bytes(images[0]), "image/png")]),
+        "png": ("/predict", "file", [("boot.png", encode_png(images[0]), "image/png")]),
         "jpeg": ("/predict", "file", [("boot.jpg", shop_photo_jpeg(images[0]), "image/jpeg")]),
         "batch": (
             "/predict/batch",
             "files",
-            [(f"{i}.png", png_bytes(image), "image/png") for i, image in enumerate(images)],
+            [(f"{i}.png", encode_png(image), "image/png") for i, image in enumerate(images)],
         ),
     }
     result = {}

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from app.imaging import LUMA  # the same luma the service uses
+
 SIDE_RANGE = (200, 800)  # the photo's longer side, pixels
 ASPECT_RANGE = (0.5, 2.0)  # width / height
 FILL_RANGE = (0.45, 0.9)  # the garment's share of the photo along its tighter dimension
@@ -28,7 +30,6 @@ TRANSPARENT_SHARE = 0.2  # cut-outs on a transparent background
 GRAYSCALE_SHARE = 0.1  # photos saved as 8-bit grayscale
 BACKGROUNDS = ("white", "grey", "coloured")
 RESAMPLING = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from app.config import Settings
+from app.main import create_app
 from tests import odd_files
 from tests.helpers import image_bytes
 from training.shop_photos import photo_rng, shop_photo
@@ -125,3 +127,12 @@ def test_server_is_healthy_after_hostile_uploads(client: TestClient) -> None:
             assert upload(client, name, make()).status_code < 500
     assert client.get("/health").json()["status"] == "ok"
     assert upload(client, "ok.bmp", odd_files.bmp()).status_code == 200
+
+
+def test_batch_limit_applies_under_a_root_path() -> None:
+    """Behind a prefix (uvicorn --root-path) /predict/batch keeps its own, larger body limit."""
+    app = create_app(Settings(max_upload_bytes=1000))
+    with TestClient(app, root_path="/api") as prefixed:
+        response = prefixed.post("/api/predict/batch", files=[("files", ("a.bin", b"\0" * 5000))])
+        assert response.status_code == 200 and response.json()["results"][0]["status_code"] == 400
+        assert prefixed.post("/api/predict", files={"file": ("a.bin", b"\0" * 5000)}).status_code == 413
