@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 SHIFT_PIXELS = 2
+ERASE_PROBABILITY = 0.3
 
 
 def random_flip(images: tf.Tensor) -> tf.Tensor:
@@ -26,7 +27,7 @@ def random_shift(images: tf.Tensor, pixels: int = SHIFT_PIXELS) -> tf.Tensor:
 
 
 def random_erasing(
-    images: tf.Tensor, probability: float = 0.5, area: tuple[float, float] = (0.02, 0.25)
+    images: tf.Tensor, probability: float = ERASE_PROBABILITY, area: tuple[float, float] = (0.02, 0.25)
 ) -> tf.Tensor:
     """Random erasing (Zhong et al.): replace a random rectangle with noise."""
     size = images.shape[1]

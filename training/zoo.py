@@ -138,16 +138,15 @@ def final() -> keras.Model:
     x = _conv_bn(x, w2)
     x = _conv_bn(x, w2)
     x = layers.MaxPooling2D()(x)  # 7x7
-    x = layers.Dropout(0.1)(x)
     x = _conv_bn(x, w3)
     x = _conv_bn(x, w3)
     x = layers.MaxPooling2D(pool_size=2, padding="same")(x)  # 4x4
-    x = layers.Dropout(0.3)(x)
+    x = layers.Dropout(0.2)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(256, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
-    x = layers.Dropout(0.4)(x)
+    x = layers.Dropout(0.3)(x)
     return keras.Model(inputs, layers.Dense(NUM_CLASSES)(x), name="final")
 
 
