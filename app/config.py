@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.imaging import MAX_IMAGE_PIXELS
 
@@ -17,10 +17,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 
 
-class Settings(BaseSettings):
-    """Every knob of the service. Each field is the upper-case environment variable of its name."""
+class Settings(BaseModel):
+    """Every knob of the service. Each field is the upper-case environment variable of its name.
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, protected_namespaces=())
+    A plain pydantic model rather than pydantic-settings: same validation, one import less at start-up.
+    """
+
+    model_config = ConfigDict(protected_namespaces=(), extra="forbid")
 
     model_dir: Path = Field(
         REPO_ROOT / "models" / "fashion-mnist", description="models/<name>/ with <int> versions"
@@ -33,6 +36,15 @@ class Settings(BaseSettings):
         MAX_IMAGE_PIXELS, gt=0, description="width x height limit, checked before decoding"
     )
     log_level: LogLevel = Field("INFO", description="level of the JSON logs")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, values: Any) -> Any:
+        """Fields not passed explicitly come from the environment (MODEL_DIR, LOG_LEVEL, ...)."""
+        if not isinstance(values, dict):
+            return values
+        names = [name for name in cls.model_fields if name.upper() in os.environ]
+        return {**{name: os.environ[name.upper()] for name in names}, **values}
 
     @field_validator("log_level", mode="before")
     @classmethod
