@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("export", help="calibrate, convert and evaluate a run; write the next version")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--models-root", type=Path, default=MODELS_ROOT)
+    p.add_argument(
+        "--flip-tta",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="flip averaging in the graph (auto: if it raises validation accuracy; costs a 2nd pass)",
+    )
 
     p = commands.add_parser("evaluate", help="evaluate an exported model.tflite on the test set")
     p.add_argument("--version", type=int, help="default: the highest")
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "export":
         from training.export import export_version
 
-        export_version(args.run_dir, args.models_root, args.data_dir, command)
+        export_version(args.run_dir, args.models_root, args.data_dir, command, args.flip_tta)
     elif args.command == "evaluate":
         from training.cli_tasks import evaluate_version
 

@@ -52,16 +52,20 @@ def calibrated_model(logits_model: keras.Model, temperature: float) -> keras.Mod
 
 
 def choose_flip_tta(
-    logits_model: keras.Model, x_val: np.ndarray, y_val: np.ndarray
+    logits_model: keras.Model, x_val: np.ndarray, y_val: np.ndarray, mode: str = "auto"
 ) -> tuple[bool, np.ndarray]:
-    """Use flip averaging only if it raises validation accuracy; returns the choice and its val logits."""
+    """Flip averaging on, off, or (auto) only if it raises validation accuracy; the choice and its val logits.
+
+    "off" keeps single-image latency at one pass of the network; averaging costs a second pass.
+    """
     batch = prepare_batch(x_val)
     plain = logits_model.predict(batch, batch_size=512, verbose=0)
     flipped = averaged_logits(logits_model, True).predict(batch, batch_size=512, verbose=0)
     plain_acc = float((plain.argmax(1) == y_val).mean())
     flip_acc = float((flipped.argmax(1) == y_val).mean())
     print(f"validation accuracy: plain {plain_acc:.4f}, with flip averaging {flip_acc:.4f}")
-    return (True, flipped) if flip_acc > plain_acc else (False, plain)
+    use = flip_acc > plain_acc if mode == "auto" else mode == "on"
+    return (True, flipped) if use else (False, plain)
 
 
 def to_tflite(model: keras.Model) -> bytes:
@@ -90,7 +94,9 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None, command: str = "") -> Path:
+def export_version(
+    run_dir: Path, models_root: Path, data_dir: str | None = None, command: str = "", flip_tta: str = "auto"
+) -> Path:
     """Calibrate on validation, convert, evaluate the LiteRT model on validation and test, write a version."""
     run = json.loads((run_dir / "run.json").read_text())
     history = json.loads((run_dir / "history.json").read_text())
@@ -100,9 +106,9 @@ def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None
     x_val, y_val = data.x_train[val_idx], data.y_train[val_idx]
 
     logits_model = keras.models.load_model(run_dir / KERAS_FILE)
-    flip_tta, val_logits = choose_flip_tta(logits_model, x_val, y_val)
+    use_flip, val_logits = choose_flip_tta(logits_model, x_val, y_val, flip_tta)
     temperature = fit_temperature(val_logits, y_val)
-    served = calibrated_model(averaged_logits(logits_model, flip_tta), temperature)
+    served = calibrated_model(averaged_logits(logits_model, use_flip), temperature)
 
     models_root.mkdir(parents=True, exist_ok=True)
     tmp = models_root / f".tmp-{uuid.uuid4().hex[:8]}"
@@ -143,7 +149,7 @@ def export_version(run_dir: Path, models_root: Path, data_dir: str | None = None
                 "epochs_run": run["epochs_run"],
                 "best_val_accuracy_keras": run["best_val_accuracy"],
                 "temperature": temperature,
-                "flip_tta": flip_tta,
+                "flip_tta": use_flip,
                 "keras_vs_litert_max_abs_diff": conversion_error,
                 "train_images": run["train_images"],
                 "val_images": run["val_images"],

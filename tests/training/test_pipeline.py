@@ -47,6 +47,13 @@ def test_train_export_serve(tmp_path: Path, dataset, capsys: pytest.CaptureFixtu
     main(["predict", str(sample), "--models-root", str(models)])
     assert "boot.png:" in capsys.readouterr().out
 
+    # The same run again with flip averaging forced into the graph: the next version, twice the passes.
+    (run_dir,) = runs.iterdir()
+    main(["export", str(run_dir), "--models-root", str(models), "--flip-tta", "on"])
+    flipped = json.loads((models / "2" / "metadata.json").read_text())["training"]
+    assert flipped["flip_tta"] is True
+    assert flipped["export_command"].endswith("--flip-tta on")
+
 
 @pytest.mark.slow
 def test_kfold_cv_writes_scores_and_plots(tmp_path: Path) -> None:
