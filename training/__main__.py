@@ -37,12 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="flip averaging in the graph (auto: if it raises validation accuracy; costs a 2nd pass)",
     )
-    p.add_argument(
-        "--quantize",
-        choices=("none", "int8"),
-        default="none",
-        help="int8: quantized weights and activations in model.tflite (faster; float32 input/output stay)",
-    )
 
     p = commands.add_parser("evaluate", help="evaluate an exported model.tflite on the test set")
     p.add_argument("--version", type=int, help="default: the highest")
@@ -94,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "export":
         from training.export import export_version
 
-        export_version(args.run_dir, args.models_root, args.data_dir, command, args.flip_tta, args.quantize)
+        export_version(args.run_dir, args.models_root, args.data_dir, command, args.flip_tta)
     elif args.command == "evaluate":
         from training.cli_tasks import evaluate_version
 

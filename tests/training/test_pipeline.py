@@ -47,14 +47,12 @@ def test_train_export_serve(tmp_path: Path, dataset, capsys: pytest.CaptureFixtu
     main(["predict", str(sample), "--models-root", str(models)])
     assert "boot.png:" in capsys.readouterr().out
 
-    # The same run again, flip averaging forced into the graph and int8 quantized: the next version.
+    # The same run again with flip averaging forced into the graph: the next version, twice the passes.
     (run_dir,) = runs.iterdir()
-    main(["export", str(run_dir), "--models-root", str(models), "--flip-tta", "on", "--quantize", "int8"])
-    second = json.loads((models / "2" / "metadata.json").read_text())["training"]
-    assert second["flip_tta"] is True and second["quantization"].startswith("int8")
-    assert second["export_command"].endswith("--flip-tta on --quantize int8")
-    assert second["keras_vs_litert_top1_agreement"] >= 0.99
-    assert second["keras_vs_litert_max_abs_diff"] > meta["training"]["keras_vs_litert_max_abs_diff"]
+    main(["export", str(run_dir), "--models-root", str(models), "--flip-tta", "on"])
+    flipped = json.loads((models / "2" / "metadata.json").read_text())["training"]
+    assert flipped["flip_tta"] is True
+    assert flipped["export_command"].endswith("--flip-tta on")
 
 
 @pytest.mark.slow
