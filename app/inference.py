@@ -6,7 +6,8 @@ GIL while it computes, so the loop keeps parsing the next requests meanwhile. Da
 (28x28) images, up to INLINE_BATCH per request and not forced through the photo conversion, are
 prepared on the loop itself: that takes ~0.2 ms, less than handing the work to a thread and back.
 Everything else is prepared on a second thread, so a large photo never blocks the loop and the
-inference thread does nothing but inference.
+inference thread does nothing but inference. Single images that queue up while the model is busy
+are classified together in one call (`Coalescer`): nothing ever waits for company.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import base64
 import io
 import warnings
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -43,6 +45,69 @@ _inference = ThreadPoolExecutor(max_workers=INFERENCE_THREADS, thread_name_prefi
 # one request's decoding overlaps another's inference (Pillow and LiteRT both release the GIL), and
 # a large photo delays other photos, not the model.
 _preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
+
+
+# Single-image requests that arrive while the model is busy are classified together, in one LiteRT
+# call of at most this many images: ~25 % cheaper per image, and one thread hand-off serves them all.
+MAX_COALESCED = 64
+# A queued inference: whose model, its (1, 28, 28, 1) input, where the answer goes.
+Queued = tuple[Classifier, np.ndarray, asyncio.Future[np.ndarray]]
+
+
+class Coalescer:
+    """Queues single-image inferences and runs whatever has queued up as one batch on the inference thread.
+
+    Lives on one event loop (only the loop touches `pending`, so no locks) and never waits for more
+    requests to arrive: a request that finds the model idle is classified at once, alone.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[Queued] = []
+        self.drainer: asyncio.Task[None] | None = None
+
+    async def predict(self, classifier: Classifier, batch: np.ndarray) -> np.ndarray:
+        """Probabilities of a (1, 28, 28, 1) batch, computed together with whatever else is queued."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        self.pending.append((classifier, batch, future))
+        if self.drainer is None:
+            self.drainer = loop.create_task(self.drain())
+        return await future
+
+    async def drain(self) -> None:
+        """Run queued inferences, oldest first, in batches of one classifier, until none are left."""
+        try:
+            while self.pending:
+                classifier = self.pending[0][0]
+                group: list[Queued] = []
+                rest: list[Queued] = []
+                for item in self.pending:
+                    (group if item[0] is classifier and len(group) < MAX_COALESCED else rest).append(item)
+                self.pending = rest
+                inputs = np.concatenate([batch for _, batch, _ in group])
+                try:
+                    probabilities = await on_thread(_inference, classifier.predict, inputs)
+                except Exception as error:  # every waiting request gets the error (a 500), none hangs
+                    for _, _, future in group:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for row, (_, _, future) in zip(probabilities, group, strict=True):
+                    if not future.done():  # a request whose client went away was cancelled
+                        future.set_result(row[np.newaxis])
+        finally:
+            self.drainer = None
+
+
+_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Coalescer] = weakref.WeakKeyDictionary()
+
+
+def coalescer() -> Coalescer:
+    """The running event loop's coalescer (a worker has one loop; tests may start several)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _coalescers:
+        _coalescers[loop] = Coalescer()
+    return _coalescers[loop]
 
 
 async def on_thread(
@@ -120,7 +185,7 @@ async def classify(
         prepared = prepare_image(data, mode, max_pixels)
     else:
         prepared = await on_thread(_preparer, prepare_image, data, mode, max_pixels)
-    probabilities = await on_thread(_inference, classifier.predict, prepare_batch(prepared.pixels))
+    probabilities = await coalescer().predict(classifier, prepare_batch(prepared.pixels))
     return to_prediction(classifier, probabilities[0], prepared, return_input)
 
 
