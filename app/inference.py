@@ -84,15 +84,16 @@ class Coalescer:
                 for item in self.pending:
                     (group if item[0] is classifier and len(group) < MAX_COALESCED else rest).append(item)
                 self.pending = rest
-                inputs = np.concatenate([batch for _, batch, _ in group])
                 try:
+                    inputs = np.concatenate([batch for _, batch, _ in group])
                     probabilities = await on_thread(_inference, classifier.predict, inputs)
+                    answers = list(zip(probabilities, group, strict=True))
                 except Exception as error:  # every waiting request gets the error (a 500), none hangs
                     for _, _, future in group:
                         if not future.done():
                             future.set_exception(error)
                     continue
-                for row, (_, _, future) in zip(probabilities, group, strict=True):
+                for row, (_, _, future) in answers:
                     if not future.done():  # a request whose client went away was cancelled
                         future.set_result(row[np.newaxis])
         finally:
