@@ -67,7 +67,8 @@ def test_metrics_count_requests_by_route_template_status_and_class(client: TestC
     assert delta("classifier_preprocess_total", mode="raw") == 3
     assert delta("classifier_errors_total", route="/predict", kind="bad_request") == 1
     assert delta("classifier_errors_total", route="/model-report/{name}", kind="not_found") == 1
-    assert metric(after, "classifier_model_info", name="fashion-mnist", version="1") == 1
+    served = str(answers[0]["model"]["version"])
+    assert metric(after, "classifier_model_info", name="fashion-mnist", version=served) == 1
 
 
 def test_batch_counts_each_file_and_each_refused_file(client: TestClient, dataset) -> None:
