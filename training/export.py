@@ -56,8 +56,11 @@ def choose_flip_tta(
 ) -> tuple[bool, np.ndarray]:
     """Flip averaging on, off, or (auto) only if it raises validation accuracy; the choice and its val logits.
 
-    "off" keeps single-image latency at one pass of the network; averaging costs a second pass.
+    "off" keeps single-image latency at one pass of the network; averaging costs a second pass. Both
+    validation accuracies are measured and printed whatever the mode, so the choice is on record.
     """
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"flip averaging mode {mode!r}: choose auto, on or off")
     batch = prepare_batch(x_val)
     plain = logits_model.predict(batch, batch_size=512, verbose=0)
     flipped = averaged_logits(logits_model, True).predict(batch, batch_size=512, verbose=0)
