@@ -1,4 +1,7 @@
-"""The training CLI: `python -m training <command> ...` (train, export, evaluate, predict, cv, compare)."""
+"""The training CLI: `python -m training <command> ...`.
+
+Commands: train, speed, export, evaluate, predict, cv, compare.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
     p.add_argument("--export", action="store_true", help="then export the run as a new model version")
     p.add_argument("--models-root", type=Path, default=MODELS_ROOT)
+
+    p = commands.add_parser("speed", help="time a few training windows; project the full run's wall time")
+    p.add_argument("--model", default="final")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--windows", type=int, default=4)
+    p.add_argument("--steps", type=int, default=40, help="training steps per window")
 
     p = commands.add_parser("export", help="calibrate, convert and evaluate a run; write the next version")
     p.add_argument("run_dir", type=Path)
@@ -85,6 +94,14 @@ def main(argv: list[str] | None = None) -> None:
             from training.export import export_version
 
             export_version(run_dir, args.models_root, args.data_dir, command)
+    elif args.command == "speed":
+        from training.data import load_fashion_mnist
+        from training.speed import measure_speed
+        from training.train import default_config
+
+        config = default_config(args.model, batch_size=args.batch_size)
+        report = measure_speed(config, load_fashion_mnist(args.data_dir), args.windows, args.steps)
+        print(report.summary())
     elif args.command == "export":
         from training.export import export_version
 
