@@ -374,18 +374,24 @@ def prepare_photo(image: Image.Image) -> np.ndarray:
 # ---- choosing -------------------------------------------------------------------------------
 
 
-def is_dataset_like(image: Image.Image) -> bool:
-    """28x28 with a dark background: already in Fashion-MNIST's form."""
-    if image.size != (IMAGE_SIZE, IMAGE_SIZE):
-        return False
-    return border_median(grayscale(image, background=0.0)) < DARK_BACKGROUND
+def is_dataset_like(raw: np.ndarray) -> bool:
+    """A raw-prepared 28x28 image with a dark background: already in Fashion-MNIST's form."""
+    return border_median(raw) < DARK_BACKGROUND
 
 
 def prepare_image(data: bytes, mode: str = "auto", max_pixels: int = MAX_IMAGE_PIXELS) -> PreparedImage:
-    """Upload bytes -> the uint8 28x28 image for the model, by the requested preparation."""
+    """Upload bytes -> the uint8 28x28 image for the model, by the requested preparation.
+
+    `auto` judges a 28x28 upload by its raw preparation (no second conversion to float):
+    data-set-like images keep it, everything else gets the photo preparation.
+    """
     image = open_image(data, max_pixels)
     if mode == "auto":
-        mode = "raw" if is_dataset_like(image) else "photo"
+        if image.size == (IMAGE_SIZE, IMAGE_SIZE):
+            raw = prepare_raw(image)
+            if is_dataset_like(raw):
+                return PreparedImage(raw, "raw")
+        mode = "photo"
     if mode == "raw":
         return PreparedImage(prepare_raw(image), "raw")
     if mode == "photo":
