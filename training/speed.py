@@ -16,8 +16,8 @@ import keras
 import numpy as np
 
 from training import zoo
-from training.data import FashionMNIST, train_val_split
-from training.train import TrainConfig, compile_model, make_dataset
+from training.data import FashionMNIST
+from training.train import TrainConfig, compile_model, make_dataset, split_indices
 
 UNSTEADY_RATIO = 1.3  # fastest / slowest window above this: the machine's speed varies
 
@@ -57,9 +57,7 @@ class SpeedReport:
 
 def measure_speed(config: TrainConfig, data: FashionMNIST, windows: int = 4, steps: int = 40) -> SpeedReport:
     """Time `windows` windows of `steps` training steps each, after one warm-up window."""
-    train_idx, _ = train_val_split(len(data.x_train), config.val_size, config.seed)
-    if config.subset:
-        train_idx = train_idx[: config.subset]
+    train_idx, _ = split_indices(config, len(data.x_train))
     window_idx = train_idx[: steps * config.batch_size]
     keras.utils.set_random_seed(config.seed)
     model = zoo.build(config.model)

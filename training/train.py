@@ -127,12 +127,16 @@ class BestWeights(keras.callbacks.Callback):
             model.set_weights(self.weights)
 
 
+def split_indices(config: TrainConfig, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The run's seeded (train, validation) indices; `subset` keeps the first N training ones."""
+    train_idx, val_idx = train_val_split(count, config.val_size, config.seed)
+    return (train_idx[: config.subset] if config.subset else train_idx), val_idx
+
+
 def train(config: TrainConfig, runs_dir: Path, data_dir: str | None = None) -> Path:
     """Run training and write runs/<model>-seed<seed>-<time>/ with model.keras, history, config."""
     data = load_fashion_mnist(data_dir)
-    train_idx, val_idx = train_val_split(len(data.x_train), config.val_size, config.seed)
-    if config.subset:
-        train_idx = train_idx[: config.subset]
+    train_idx, val_idx = split_indices(config, len(data.x_train))
     started = time.time()
     model, history = fit(
         config, data.x_train[train_idx], data.y_train[train_idx], data.x_train[val_idx], data.y_train[val_idx]

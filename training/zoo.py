@@ -127,8 +127,8 @@ FINAL_WIDTHS = (32, 64, 128)
 def final() -> keras.Model:
     """Our model: VGG-style blocks with batch-norm, a wider middle, dropout, flatten head.
 
-    About 22M multiply-adds and 0.8M parameters: ~0.8 ms per image with LiteRT on one core of the
-    2-core dev VM, twice that when export adds flip averaging. Accuracy comes mostly from the
+    About 22M multiply-adds and 0.8M parameters: 0.56-0.74 ms per image with LiteRT on one core of
+    the 2-core dev VM, about twice that when export adds flip averaging. Accuracy comes mostly from the
     training recipe (augmentation, label smoothing, cosine schedule).
     """
     w1, w2, w3 = FINAL_WIDTHS
