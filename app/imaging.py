@@ -71,6 +71,7 @@ class PreparedImage:
 
     pixels: np.ndarray  # uint8 (28, 28)
     mode: str  # "raw" or "photo"
+    no_object: bool = False  # the preparation found nothing in the frame (blank, uniform, gradient, noise)
 
 
 def release_large_buffers_promptly() -> None:
