@@ -110,6 +110,8 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as error:  # Pillow's own limit, far above ours
         raise ImageTooLarge(f"image declares {declared_pixels(error)}; the limit is {max_pixels}") from error
+    except MemoryError:  # the server's shortage, not the client's mistake: a 503 (app.main)
+        raise
     except Exception as error:  # plugins raise many types (struct.error, IndexError, ...) on junk
         raise InvalidImage(f"not a supported image ({', '.join(ACCEPTED_FORMATS)})") from error
     width, height = image.size
@@ -125,6 +127,8 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
             image.load()
     except Image.DecompressionBombError as error:  # a frame bigger than the declared size
         raise ImageTooLarge(f"image declares {declared_pixels(error)}; the limit is {max_pixels}") from error
+    except MemoryError:
+        raise
     except Exception as error:  # Pillow raises many types for broken files
         raise InvalidImage(f"corrupt or truncated {image.format} image: {error}") from error
     return upright(image)

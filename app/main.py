@@ -15,12 +15,13 @@ from app.deps import ModelUnavailable
 from app.imaging import ImageError
 from app.limits import BodySizeLimit
 from app.logs import configure_logging
-from app.metrics import check_mode
+from app.metrics import OUT_OF_MEMORY, check_mode
 from app.model import load_classifier, resolve_version_dir
 from app.observability import RequestObservability
 from app.routes import demo, health, metrics, predict, report
 
 logger = logging.getLogger("app")
+RETRY_AFTER_S = 5  # the Retry-After of a 503 for a request that ran out of memory
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,6 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ImageError)
     async def image_error(_: Request, error: ImageError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+
+    @app.exception_handler(MemoryError)
+    async def out_of_memory(_: Request, error: MemoryError) -> JSONResponse:
+        # Pillow, numpy or LiteRT could not allocate: the server's shortage, not the client's mistake.
+        OUT_OF_MEMORY.inc()
+        detail = "the server ran out of memory for this request; retry later"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @app.exception_handler(ModelUnavailable)
     async def model_unavailable(_: Request, error: ModelUnavailable) -> JSONResponse:

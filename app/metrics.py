@@ -53,6 +53,9 @@ ERRORS = Counter(
     "Error responses, and refused files inside a batch, by route template and kind",
     ["route", "kind"],
 )
+OUT_OF_MEMORY = Counter(
+    "classifier_out_of_memory_total", "Requests answered 503 because handling them ran out of memory"
+)
 MODEL_INFO = Gauge(
     "classifier_model_info", "The model being served (value 1)", ["name", "version"], multiprocess_mode="max"
 )
