@@ -11,12 +11,19 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from training.data import FashionMNIST, load_fashion_mnist
+from training.digits import Digits, load_digits
 
 
 @pytest.fixture(scope="session")
 def dataset() -> FashionMNIST:
     """The real Fashion-MNIST files (never downloaded in tests; missing data is a failure, not a skip)."""
     return load_fashion_mnist(download=False)
+
+
+@pytest.fixture(scope="session")
+def digits() -> Digits:
+    """The pinned MNIST digits tarball (fetched by .ci/run, never in tests; missing is a failure)."""
+    return load_digits(download=False)
 
 
 @pytest.fixture(scope="session")

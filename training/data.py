@@ -42,8 +42,8 @@ class DataCorrupt(ValueError):
 
 
 @dataclass(frozen=True)
-class FashionMNIST:
-    """The data set as uint8 images (N, 28, 28) and uint8 labels (N,)."""
+class ImageDataset:
+    """uint8 images (N, 28, 28) and uint8 labels (N,); x_train includes the validation images."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -52,14 +52,23 @@ class FashionMNIST:
     source: Path
     checksums: dict[str, str]
 
+    def train_val_split(self, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded (train_idx, val_idx) into x_train."""
+        return train_val_split(len(self.x_train), val_size, seed)
+
+
+class FashionMNIST(ImageDataset):
+    """Fashion-MNIST's official 60,000 training and 10,000 test images."""
+
+
+def named_dirs(data_dir: str | Path | None, env_var: str) -> list[Path]:
+    """The places a user names, searched first: --data-dir, then the environment variable."""
+    return [Path(p) for p in (data_dir, os.environ.get(env_var)) if p]
+
 
 def candidate_dirs(data_dir: str | Path | None = None) -> list[Path]:
     """The places searched, in order."""
-    places: list[Path] = []
-    if data_dir:
-        places.append(Path(data_dir))
-    if os.environ.get("FASHION_MNIST_DIR"):
-        places.append(Path(os.environ["FASHION_MNIST_DIR"]))
+    places = named_dirs(data_dir, "FASHION_MNIST_DIR")
     places += [
         Path("data/fashion-mnist"),
         DEBIAN_DIR,
