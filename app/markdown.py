@@ -1,97 +1,51 @@
-"""The small Markdown subset our training reports use, as HTML: headings, paragraphs, lists,
-fenced code, images, links, inline code and bold. Everything else is shown as escaped text.
+"""Training reports (report.md) as HTML, rendered by markdown-it-py (CommonMark, tables).
+
+Raw HTML in the Markdown is shown as text, and markdown-it's own link check refuses
+javascript:, vbscript:, file: and data: URLs; a bare file name (a figure beside the report)
+is pointed at the route that serves the version directory's files.
 """
 
 from __future__ import annotations
 
 import re
-from html import escape
+from functools import cache
+from typing import TYPE_CHECKING
 
-HEADING = re.compile(r"(#{1,6})\s+(.*)")
-LIST_ITEM = re.compile(r"[-*]\s+(.*)")
-INLINE = re.compile(
-    r"`(?P<code>[^`]+)`"
-    r"|!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)"
-    r"|\[(?P<text>[^\]]+)\]\((?P<href>[^)\s]+)\)"
-    r"|\*\*(?P<bold>[^*]+)\*\*"
-)
-FILE_NAME = re.compile(r"[\w.-]+")
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+FILE_NAME = re.compile(r"[\w-][\w.-]*")  # a file beside the report: no directories, no dot-files
+
+
+@cache
+def renderer() -> MarkdownIt:
+    """The Markdown renderer, imported on first use: markdown-it-py takes ~60 ms to import, which
+    every worker would otherwise pay at start for a page that is rarely opened."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def resolve_url(url: str, asset_prefix: str) -> str:
-    """A bare file name is a file beside the report (-> asset_prefix + name); http(s) and /paths pass."""
-    if FILE_NAME.fullmatch(url) and not url.startswith("."):
-        return asset_prefix + url
-    if url.startswith(("http://", "https://", "/", "#")):
-        return url
-    return "#"  # no javascript: or other schemes
+    """A bare file name is a file beside the report (-> asset_prefix + name); anything else is kept."""
+    return asset_prefix + url if FILE_NAME.fullmatch(url) else url
 
 
-def render_inline(text: str, asset_prefix: str) -> str:
-    """Escape text, turning inline code, images, links and bold into their tags."""
-    parts: list[str] = []
-    position = 0
-    for match in INLINE.finditer(text):
-        parts.append(escape(text[position : match.start()]))
-        position = match.end()
-        if match["code"] is not None:
-            parts.append(f"<code>{escape(match['code'])}</code>")
-        elif match["src"] is not None:
-            src = escape(resolve_url(match["src"], asset_prefix))
-            parts.append(f'<img src="{src}" alt="{escape(match["alt"])}">')
-        elif match["href"] is not None:
-            href = escape(resolve_url(match["href"], asset_prefix))
-            parts.append(f'<a href="{href}">{escape(match["text"])}</a>')
-        else:
-            parts.append(f"<strong>{escape(match['bold'])}</strong>")
-    parts.append(escape(text[position:]))
-    return "".join(parts)
+def point_at_assets(tokens: list[Token], asset_prefix: str) -> None:
+    """Rewrite the src of images and the href of links that name a file beside the report."""
+    for token in tokens:
+        if token.children:
+            point_at_assets(token.children, asset_prefix)
+        for attribute in ("src", "href"):
+            value = token.attrGet(attribute)
+            if isinstance(value, str):
+                token.attrSet(attribute, resolve_url(value, asset_prefix))
 
 
 def markdown_to_html(text: str, asset_prefix: str = "") -> str:
-    """HTML body for the Markdown subset; relative file names get `asset_prefix`."""
-    html: list[str] = []
-    paragraph: list[str] = []
-    items: list[str] = []
-    code: list[str] | None = None
-
-    def flush() -> None:
-        if paragraph:
-            html.append(f"<p>{render_inline(' '.join(paragraph), asset_prefix)}</p>")
-            paragraph.clear()
-        if items:
-            html.append(
-                "<ul>" + "".join(f"<li>{render_inline(i, asset_prefix)}</li>" for i in items) + "</ul>"
-            )
-            items.clear()
-
-    for line in text.splitlines():
-        if code is not None:
-            if line.strip().startswith("```"):
-                html.append(f"<pre><code>{escape(chr(10).join(code))}</code></pre>")
-                code = None
-            else:
-                code.append(line)
-            continue
-        stripped = line.strip()
-        if stripped.startswith("```"):
-            flush()
-            code = []
-        elif not stripped:
-            flush()
-        elif heading := HEADING.fullmatch(stripped):
-            flush()
-            level = len(heading[1])
-            html.append(f"<h{level}>{render_inline(heading[2], asset_prefix)}</h{level}>")
-        elif item := LIST_ITEM.fullmatch(stripped):
-            if paragraph:
-                flush()
-            items.append(item[1])
-        else:
-            if items:
-                flush()
-            paragraph.append(stripped)
-    if code is not None:  # an unclosed fence still shows its text
-        html.append(f"<pre><code>{escape(chr(10).join(code))}</code></pre>")
-    flush()
-    return "\n".join(html)
+    """HTML body of a Markdown document; relative file names get `asset_prefix`."""
+    markdown = renderer()
+    tokens = markdown.parse(text)
+    point_at_assets(tokens, asset_prefix)
+    return markdown.renderer.render(tokens, markdown.options, {})
