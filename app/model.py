@@ -1,47 +1,49 @@
-"""Load and verify an exported model version; run it with LiteRT (never TensorFlow)."""
+"""Load and verify an exported model version; run it with LiteRT (never TensorFlow).
+
+What a version directory holds and how it is verified is app/model_version.py's; this module
+builds the runnable `Classifier` from a verified directory.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from app.preprocessing import IMAGE_SIZE, NUM_CLASSES, prepare_batch
+from app.model_version import (
+    METADATA_FILE,
+    TFLITE_FILE,
+    ModelLoadError,
+    ModelMetadata,
+    check_references,
+    list_versions,
+    read_metadata,
+    read_verified_model,
+    sha256_file,
+)
+from app.preprocessing import IMAGE_SIZE, prepare_batch
+
+__all__ = [
+    "METADATA_FILE",
+    "TFLITE_FILE",
+    "Classifier",
+    "ModelLoadError",
+    "Scores",
+    "list_versions",
+    "load_classifier",
+    "resolve_version_dir",
+    "self_check",
+    "sha256_file",
+]
 
 try:
     LITERT_VERSION = version("ai-edge-litert")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     LITERT_VERSION = "unknown"
-
-TFLITE_FILE = "model.tflite"
-METADATA_FILE = "metadata.json"
-
-
-class ModelLoadError(RuntimeError):
-    """The model directory is missing, incomplete or corrupt."""
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def list_versions(model_root: Path) -> list[int]:
-    """Integer version directories under models/<name>/, ascending."""
-    if not model_root.is_dir():
-        return []
-    return sorted(int(p.name) for p in model_root.iterdir() if p.is_dir() and p.name.isdigit())
 
 
 def resolve_version_dir(model_root: Path, pin: int | None = None) -> Path:
@@ -65,7 +67,15 @@ class _Slot:
     batch: int = 0  # the input size it is allocated for; 0 = not yet
 
 
-@dataclass
+@dataclass(frozen=True)
+class Scores:
+    """A batch's answer: class probabilities (N, labels) and, with an open-set model, garment scores (N,)."""
+
+    probabilities: np.ndarray
+    garment_score: np.ndarray | None
+
+
+@dataclass(eq=False)
 class Classifier:
     """A verified model version. Thread-safe: each thread gets its own LiteRT interpreters.
 
@@ -74,21 +84,26 @@ class Classifier:
     """
 
     directory: Path
-    metadata: dict[str, Any]
+    metadata: ModelMetadata
     _model_bytes: bytes = field(repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @property
     def name(self) -> str:
-        return str(self.metadata["name"])
+        return self.metadata.name
 
     @property
     def version(self) -> int:
-        return int(self.metadata["version"])
+        return self.metadata.version
 
     @property
     def labels(self) -> list[str]:
-        return list(self.metadata["labels"])
+        return self.metadata.labels
+
+    @property
+    def threshold(self) -> float | None:
+        """The garment_score threshold of an open-set version; None without a detector."""
+        return self.metadata.open_set.threshold if self.metadata.open_set else None
 
     @property
     def runtime(self) -> str:
@@ -117,40 +132,42 @@ class Classifier:
         return slot
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """float32 (N, 28, 28, 1) in [0, 1] -> float32 (N, 10) probabilities."""
+        """float32 (N, 28, 28, 1) in [0, 1] -> the model's float32 output (N, output_width), as is."""
         slot = self._slot(len(batch))
         slot.interpreter.set_tensor(slot.input_index, np.ascontiguousarray(batch, dtype=np.float32))
         slot.interpreter.invoke()
         return slot.interpreter.get_tensor(slot.output_index).copy()
 
+    def scores(self, outputs: np.ndarray) -> Scores:
+        """Model outputs -> class probabilities and garment scores.
+
+        An open-set model's last column is "not a known object": garment_score = 1 - p_last, and the
+        class probabilities are the other columns renormalised to sum to 1.
+        """
+        outputs = np.asarray(outputs, np.float32)
+        if self.metadata.open_set is None:
+            return Scores(outputs, None)
+        known = outputs[:, :-1]
+        total = np.maximum(known.sum(axis=1, keepdims=True), np.float32(1e-12))
+        return Scores(known / total, np.clip(1.0 - outputs[:, -1], 0.0, 1.0))
+
     def predict_pixels(self, pixels: np.ndarray, chunk: int = 256) -> np.ndarray:
-        """uint8 (N, 28, 28) -> probabilities, in chunks (used for whole data sets)."""
-        parts = [self.predict(prepare_batch(pixels[i : i + chunk])) for i in range(0, len(pixels), chunk)]
-        return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), np.float32)
+        """uint8 (N, 28, 28) -> class probabilities (N, labels), in chunks (used for whole data sets)."""
+        parts = [
+            self.scores(self.predict(prepare_batch(pixels[i : i + chunk]))).probabilities
+            for i in range(0, len(pixels), chunk)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), np.float32)
 
 
 def load_classifier(directory: Path) -> Classifier:
-    """Read metadata, verify every artifact's sha256, and self-check one inference."""
-    meta_path = directory / METADATA_FILE
-    if not meta_path.is_file():
-        raise ModelLoadError(f"{meta_path} is missing")
+    """Read and check the metadata, verify every artifact's sha256, self-check, check the references."""
+    metadata = read_metadata(directory)
+    model_bytes = read_verified_model(directory, metadata)
     try:
-        metadata = json.loads(meta_path.read_text())
-    except ValueError as error:
-        raise ModelLoadError(f"{meta_path} is not valid JSON: {error}") from error
-    artifacts: dict[str, str] = metadata.get("artifacts", {})
-    if TFLITE_FILE not in artifacts:
-        raise ModelLoadError(f"{meta_path} lists no sha256 for {TFLITE_FILE}")
-    for file_name, expected in artifacts.items():
-        path = directory / file_name
-        if not path.is_file():
-            raise ModelLoadError(f"{path} is missing")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise ModelLoadError(f"{path} is corrupt: sha256 {actual}, metadata says {expected}")
-    try:
-        classifier = Classifier(directory, metadata, (directory / TFLITE_FILE).read_bytes())
+        classifier = Classifier(directory, metadata, model_bytes)
         self_check(classifier)
+        check_references(metadata.references, classifier.predict, str(directory / TFLITE_FILE))
     except ModelLoadError:
         raise
     except Exception as error:  # LiteRT raises plain RuntimeError/ValueError on bad models
@@ -159,9 +176,11 @@ def load_classifier(directory: Path) -> Classifier:
 
 
 def self_check(classifier: Classifier) -> None:
-    """One inference on a blank image: the output must be 10 probabilities summing to 1."""
-    probabilities = classifier.predict(prepare_batch(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.uint8)))
-    if probabilities.shape != (1, NUM_CLASSES) or not np.isfinite(probabilities).all():
-        raise ModelLoadError(f"self-check produced {probabilities.shape} / non-finite output")
-    if abs(float(probabilities.sum()) - 1.0) > 1e-3:
-        raise ModelLoadError(f"self-check probabilities sum to {probabilities.sum():.4f}, not 1")
+    """One inference on a blank image: one probability per output column, summing to 1."""
+    outputs = classifier.predict(prepare_batch(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.uint8)))
+    width = classifier.metadata.output_width
+    where = classifier.directory / TFLITE_FILE
+    if outputs.shape != (1, width) or not np.isfinite(outputs).all():
+        raise ModelLoadError(f"{where}: self-check output has shape {outputs.shape}, expected (1, {width})")
+    if abs(float(outputs.sum()) - 1.0) > 1e-3:
+        raise ModelLoadError(f"{where}: self-check probabilities sum to {outputs.sum():.4f}, not 1")

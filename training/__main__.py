@@ -1,6 +1,6 @@
 """The training CLI: `python -m training <command> ...`.
 
-Commands: train, speed, export, evaluate, predict, cv, compare.
+Commands: train, speed, export, add-references, evaluate, predict, cv, compare.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="flip averaging in the graph (auto: if it raises validation accuracy; costs a 2nd pass)",
     )
+
+    p = commands.add_parser(
+        "add-references", help="record reference inputs in a version exported without them (LiteRT only)"
+    )
+    p.add_argument("version_dir", type=Path)
 
     p = commands.add_parser("evaluate", help="evaluate an exported model.tflite on the test set")
     p.add_argument("--version", type=int, help="default: the highest")
@@ -106,6 +111,10 @@ def main(argv: list[str] | None = None) -> None:
         from training.export import export_version
 
         export_version(args.run_dir, args.models_root, args.data_dir, command, args.flip_tta)
+    elif args.command == "add-references":
+        from training.references import add_references
+
+        add_references(args.version_dir, args.data_dir)
     elif args.command == "evaluate":
         from training.cli_tasks import evaluate_version
 

@@ -15,14 +15,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.model import METADATA_FILE, TFLITE_FILE, Classifier, list_versions, self_check, sha256_file
+from app.model import Classifier, load_classifier, self_check
+from app.model_version import (
+    KERAS_FILE,
+    METADATA_FILE,
+    REFERENCE_COUNT,
+    TFLITE_FILE,
+    ModelMetadata,
+    list_versions,
+    make_references,
+    sha256_file,
+)
 from app.preprocessing import INPUT_SPEC, LABELS, PREPROCESSING, prepare_batch
 from training.data import load_fashion_mnist, train_val_split
 from training.evaluate import classification_metrics, fit_temperature, reliability_bins
 from training.report import write_report
 
 MODEL_NAME = "fashion-mnist"
-KERAS_FILE = "model.keras"
 
 
 @keras.saving.register_keras_serializable(package="fashion_mnist")
@@ -119,9 +128,9 @@ def export_version(
     try:
         served.save(tmp / KERAS_FILE)
         (tmp / TFLITE_FILE).write_bytes(to_tflite(served))
-        classifier = Classifier(
-            tmp, {"name": MODEL_NAME, "version": 0, "labels": list(LABELS)}, (tmp / TFLITE_FILE).read_bytes()
-        )
+        # Not yet a version (no hashes, no references): enough metadata to run the model.
+        provisional = ModelMetadata.model_construct(name=MODEL_NAME, version=0, labels=list(LABELS))
+        classifier = Classifier(tmp, provisional, (tmp / TFLITE_FILE).read_bytes())
         self_check(classifier)
         conversion_error = check_conversion(served, classifier, x_val[:512])
         # The test set is read here once, after every choice (weights, temperature) is fixed.
@@ -175,7 +184,15 @@ def export_version(
         (tmp / "history.json").write_text(json.dumps(history))
         write_report(tmp, metadata, validation, test, history, data.x_test, data.y_test, test_probs)
         metadata["artifacts"] = {name: sha256_file(tmp / name) for name in (KERAS_FILE, TFLITE_FILE)}
+        references = x_val[:REFERENCE_COUNT]
+        metadata["references"] = make_references(
+            references,
+            classifier.predict(prepare_batch(references)),
+            f"the first {len(references)} validation images (seed {config['seed']} split)",
+        ).model_dump()
+        ModelMetadata.model_validate(metadata)  # never write a version the service would refuse
         (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
+        load_classifier(tmp)  # and load it exactly as the service will
         target = models_root / str(version)
         tmp.rename(target)  # atomic: a version directory is either complete or absent
     except BaseException:
