@@ -1,5 +1,6 @@
-"""Upload bytes -> the 28x28 uint8 image the model sees: decode, limits, EXIF, alpha, grayscale, resize.
+"""Upload bytes -> the 28x28 uint8 image the model sees: alpha, grayscale, background, resize, profile.
 
+Decoding and its budgets live in app/decoding.py; this module prepares the decoded pixels.
 Two preparations:
 - raw: the tutorials' preparation (grayscale, resize to 28x28 nearest, nothing else). Right
   for images that already look like Fashion-MNIST: a light garment on black, 28x28.
@@ -10,6 +11,11 @@ Two preparations:
   white, grey, coloured, dark or transparent backgrounds all reach the model the same way.
 `auto` picks raw for data-set-like images and photo for everything else.
 
+A profile (PROFILES; a model version's metadata names it) says what the data set's images look
+like: Fashion-MNIST's garments fill the 28x28 box and are sharpened, MNIST's digits fit a 20x20 box
+centred by their centre of mass. Every preparation also says whether the frame holds any object at
+all (`no_object`: blank, uniform, a gradient, pure noise).
+
 The photo conversion's constants were tuned on shop-style photos made from *training* images
 (training/shop_photos.py); benchmarks/photo_accuracy.py measures it on test images.
 """
@@ -18,23 +24,27 @@ from __future__ import annotations
 
 import ctypes
 import io
-import re
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
+from app.decoding import (
+    ACCEPTED_FORMATS,
+    MAX_IMAGE_PIXELS,
+    WORKING_SIZE,
+    DecodeLimits,
+    ImageError,
+    ImageTooLarge,
+    InvalidImage,
+    as_limits,
+    check_request_pixels,
+    is_cheap,
+    open_image,
+)
 from app.preprocessing import IMAGE_SIZE
 
-# Default width x height limit, checked before decoding: 24 MP (6000 x 4000, a camera photo). A decoded
-# RGBA image and Pillow's premultiplied copy for resizing are ~96 MB each at that size; measured peak RSS
-# of one preparation at 24 MP: RGBA 217 MiB, LA 308 MiB, 16-bit 259 MiB (488 MiB at 40 MP, the old limit).
-MAX_IMAGE_PIXELS = 24_000_000
-
-ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 DARK_BACKGROUND = 60  # border median below this (0-255) reads as a data-set-like black background
-WORKING_SIZE = 256  # photos are area-reduced to at most this first: fast, and it averages sensor noise
 TRIM_FRACTION = 0.08  # trimmed: pixels closer to the background than this share of the garment's peak
 NOISE_FACTOR = 4.0  # ... or than this many standard deviations of the background's noise
 SPECK_SHARE = 0.01  # a separate blob with less than this share of the garment's pixels is a speck
@@ -43,26 +53,25 @@ SHARPEN_SIGMA = 1.0  # Fashion-MNIST sharpened with a Gaussian of radius and sig
 SHARPEN_AMOUNT = 0.5  # ... by this much (unsharp masking), tuned on shop-style training photos
 SIXTEEN_BIT = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 WITH_ALPHA = ("RGBA", "LA", "PA", "La", "RGBa")
-ORIENTATION = 0x0112  # the EXIF tag
 LARGE_ALLOCATION = 4 * 1024 * 1024  # bytes; see release_large_buffers_promptly
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's convert("L")
 
-
-class ImageError(ValueError):
-    """Base class of the client's image mistakes; `status_code` is the HTTP answer."""
-
-    status_code = 400
-
-
-class InvalidImage(ImageError):
-    """Not an image we can decode: wrong format, corrupt or truncated."""
-
-
-class ImageTooLarge(ImageError):
-    """The image's pixel count is over the configured limit."""
-
-    status_code = 413
+__all__ = [  # decoding's names are re-exported: callers import the whole upload path from here
+    "ACCEPTED_FORMATS",
+    "MAX_IMAGE_PIXELS",
+    "DecodeLimits",
+    "ImageError",
+    "ImageTooLarge",
+    "InvalidImage",
+    "PreparedImage",
+    "Profile",
+    "encode_png",
+    "get_profile",
+    "is_cheap",
+    "prepare_image",
+    "prepare_images",
+]
 
 
 @dataclass(frozen=True)
@@ -92,64 +101,7 @@ def release_large_buffers_promptly() -> None:
 release_large_buffers_promptly()
 
 
-# ---- decoding ---------------------------------------------------------------------------------
-
-
-def open_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Identify the format from the bytes (never the header), check the pixel count, decode.
-
-    The pixel count is read from the file's header and checked before any pixel is decoded,
-    so a decompression bomb (a small file declaring a huge image) costs nothing. Animated
-    images give their first frame.
-    """
-    if not data:
-        raise InvalidImage("the uploaded file is empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # bomb warnings (we check ourselves), "Corrupt EXIF data", ...
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except Image.DecompressionBombError as error:  # Pillow's own limit, far above ours
-        raise ImageTooLarge(f"image declares {declared_pixels(error)}; the limit is {max_pixels}") from error
-    except MemoryError:  # the server's shortage, not the client's mistake: a 503 (app.main)
-        raise
-    except Exception as error:  # plugins raise many types (struct.error, IndexError, ...) on junk
-        raise InvalidImage(f"not a supported image ({', '.join(ACCEPTED_FORMATS)})") from error
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
-    if width < 1 or height < 1:
-        raise InvalidImage(f"image has no pixels ({width}x{height})")
-    if image.format == "JPEG" and max(width, height) > 2 * WORKING_SIZE:
-        image.draft("RGB", (WORKING_SIZE, WORKING_SIZE))  # DCT-domain downscale: much faster decode
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Palette images with Transparency expressed in bytes"
-            image.load()
-    except Image.DecompressionBombError as error:  # a frame bigger than the declared size
-        raise ImageTooLarge(f"image declares {declared_pixels(error)}; the limit is {max_pixels}") from error
-    except MemoryError:
-        raise
-    except Exception as error:  # Pillow raises many types for broken files
-        raise InvalidImage(f"corrupt or truncated {image.format} image: {error}") from error
-    return upright(image)
-
-
-def declared_pixels(error: Image.DecompressionBombError) -> str:
-    """The pixel count in Pillow's bomb message, which does not give the image's size."""
-    found = re.search(r"\((\d+) pixels\)", str(error))
-    return f"{found.group(1)} pixels" if found else f"over {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels"
-
-
-def upright(image: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation; a broken EXIF block leaves the image as stored."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "Corrupt EXIF data" and the like
-            if image.getexif().get(ORIENTATION, 1) == 1:
-                return image  # exif_transpose would return a full copy
-            return ImageOps.exif_transpose(image) or image
-    except Exception:  # the pixels decoded fine; only the metadata is damaged
-        return image
+# ---- pixels ---------------------------------------------------------------------------------
 
 
 def to_float_channels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -338,7 +290,7 @@ def sharpen(image: np.ndarray, sigma: float = SHARPEN_SIGMA, amount: float = SHA
 
 
 def centre_on_canvas(garment: np.ndarray) -> np.ndarray:
-    """A (h, w) image with max(h, w) = 28 centred on a black 28x28 canvas.
+    """A (h, w) image with max(h, w) <= 28 centred on a black 28x28 canvas by its box.
 
     When the margin is odd the extra pixel goes top and left, as in Fashion-MNIST itself
     (measured on the training set: odd margins are split that way in practically every image).
@@ -350,58 +302,196 @@ def centre_on_canvas(garment: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def prepare_photo(image: Image.Image) -> np.ndarray:
-    """Fashion-MNIST's conversion for a product photo on any plain background.
+def centre_by_mass(digit: np.ndarray) -> np.ndarray:
+    """A (h, w) image placed on a black 28x28 canvas so its centre of mass is the canvas's centre.
 
-    Transparency onto white; background (a fitted plane) subtracted, so the garment's
-    contrast with it is the intensity (negation on a light background); trimmed to the
-    garment; longest edge area-resized to 28; sharpened; centred; contrast-normalised so
-    the garment's strongest pixel is white.
+    MNIST's rule: the digit's box fits in 20x20, and the centre of mass (rounded to a whole
+    pixel) goes to (14, 14); a shift that would push ink off the canvas is clipped to the edge.
     """
+    height, width = digit.shape
+    total = float(digit.sum())
+    if total <= 0:
+        return centre_on_canvas(digit)
+    rows, cols = np.indices(digit.shape)
+    centre_y, centre_x = float((rows * digit).sum()) / total, float((cols * digit).sum()) / total
+    top = int(np.clip(round(IMAGE_SIZE / 2 - centre_y), 0, IMAGE_SIZE - height))
+    left = int(np.clip(round(IMAGE_SIZE / 2 - centre_x), 0, IMAGE_SIZE - width))
+    canvas = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    canvas[top : top + height, left : left + width] = digit
+    return canvas
+
+
+# ---- profiles: what the model's data set looks like --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a data set's images were made from photos; a model version's metadata names one.
+
+    `box` is the longest edge of the object in the 28x28 canvas, `centre` how it is placed
+    ("box": the box centred; "mass": the centre of mass centred), `sharpen` the unsharp-mask amount.
+    """
+
+    name: str
+    box: int = IMAGE_SIZE
+    centre: str = "box"
+    sharpen: float = SHARPEN_AMOUNT
+
+
+PROFILES = {
+    # Zalando shop photos: trimmed, longest edge 28, sharpened, centred by box (Fashion-MNIST's paper).
+    "fashion-mnist": Profile("fashion-mnist"),
+    # NIST digits: box fitted into 20x20, anti-aliased, centred by centre of mass, no sharpening (LeCun).
+    "mnist": Profile("mnist", box=20, centre="mass", sharpen=0.0),
+}
+DEFAULT_PROFILE = "fashion-mnist"
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    """The profile of that name (ValueError for an unknown one), or the Profile itself."""
+    if isinstance(profile, Profile):
+        return profile
+    try:
+        return PROFILES[profile]
+    except KeyError:
+        raise ValueError(f"unknown preparation profile {profile!r}; known: {', '.join(PROFILES)}") from None
+
+
+def prepare_photo(image: Image.Image, profile: str | Profile = DEFAULT_PROFILE) -> tuple[np.ndarray, bool]:
+    """The data set's conversion for a photo or drawing on any plain background; and whether it is empty.
+
+    Transparency onto white; background (a fitted plane) subtracted, so the object's contrast
+    with it is the intensity (negation on a light background); trimmed to the object; longest
+    edge area-resized to the profile's box; sharpened; centred; contrast-normalised so the
+    object's strongest pixel is white. The second value is True when the frame holds no object.
+    """
+    chosen = get_profile(profile)
     channels, alpha = to_float_channels(working_copy(image))
     photo = flatten(channels, alpha)
     difference = photo - fit_background(photo)
     box = garment_box(difference)
-    if box is None:
-        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    if box is None or finds_nothing(photo):
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8), True
     strength = np.abs(luminance(difference[box]))  # luma is linear: luma(photo) - luma(background)
     height, width = strength.shape
-    scale = IMAGE_SIZE / max(height, width)
-    size = (min(IMAGE_SIZE, max(1, round(width * scale))), min(IMAGE_SIZE, max(1, round(height * scale))))
+    scale = chosen.box / max(height, width)
+    size = (min(chosen.box, max(1, round(width * scale))), min(chosen.box, max(1, round(height * scale))))
     resized = np.asarray(Image.fromarray(strength).resize(size, Image.Resampling.BOX), dtype=np.float32)
-    canvas = sharpen(centre_on_canvas(resized))
+    canvas = centre_by_mass(resized) if chosen.centre == "mass" else centre_on_canvas(resized)
+    if chosen.sharpen:
+        canvas = sharpen(canvas, amount=chosen.sharpen)
     peak = float(canvas.max())
     if peak < 1.0:
-        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    return to_uint8(canvas * (255.0 / peak))  # contrast normalisation
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8), True
+    return to_uint8(canvas * (255.0 / peak)), False  # contrast normalisation
+
+
+# ---- no object: blank, uniform, gradient or noise --------------------------------------------
+
+FLAT_CONTRAST = 12.0  # an object stands out by more than this (0-255) from a smooth quadratic surface
+MIN_CORRELATION = 0.3  # ... and its pixels resemble their neighbours: noise's correlation is ~0
+
+
+def finds_nothing(pixels: np.ndarray) -> bool:
+    """Whether an image (H, W) or (H, W, C), float or uint8 0-255, shows nothing but a surface or noise.
+
+    An object, drawn or photographed, differs from a smooth surface (a quadratic fitted to the whole
+    image: uniform, linear and radial gradients) by more than FLAT_CONTRAST somewhere, and its
+    pixels are spatially correlated; pure noise (Gaussian, uniform, salt-and-pepper, any colour) is
+    not. Each channel is judged on its own, and one channel with an object is enough.
+    """
+    array = np.asarray(pixels, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    height, width = array.shape[:2]
+    if height < 3 or width < 3:
+        return True
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs, ys = xs / max(width - 1, 1) - 0.5, ys / max(height - 1, 1) - 0.5
+    design = np.stack([np.ones_like(xs), xs, ys, xs * xs, ys * ys, xs * ys], axis=-1).reshape(-1, 6)
+    values = array.reshape(-1, array.shape[-1])
+    coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
+    residual = (values - design @ coefficients).reshape(array.shape)
+    for channel in np.moveaxis(residual, -1, 0):
+        if float(np.abs(channel).max()) <= FLAT_CONTRAST:
+            continue
+        if neighbour_correlation(channel) >= MIN_CORRELATION:
+            return False
+    return True
+
+
+def neighbour_correlation(channel: np.ndarray) -> float:
+    """Mean correlation of each pixel with its right and lower neighbours (0 for noise, ~1 for shapes)."""
+    centred = channel - float(channel.mean())
+    variance = float((centred * centred).mean())
+    if variance <= 0:
+        return 0.0
+    across = float((centred[:, :-1] * centred[:, 1:]).mean())
+    down = float((centred[:-1] * centred[1:]).mean())
+    return (across + down) / (2 * variance)
 
 
 # ---- choosing -------------------------------------------------------------------------------
 
 
 def is_dataset_like(raw: np.ndarray) -> bool:
-    """A raw-prepared 28x28 image with a dark background: already in Fashion-MNIST's form."""
+    """A raw-prepared 28x28 image with a dark background: already in the data set's form."""
     return border_median(raw) < DARK_BACKGROUND
 
 
-def prepare_image(data: bytes, mode: str = "auto", max_pixels: int = MAX_IMAGE_PIXELS) -> PreparedImage:
+def prepare_image(
+    data: bytes,
+    mode: str = "auto",
+    max_pixels: DecodeLimits | int = MAX_IMAGE_PIXELS,
+    profile: str | Profile = DEFAULT_PROFILE,
+) -> PreparedImage:
     """Upload bytes -> the uint8 28x28 image for the model, by the requested preparation.
 
-    `auto` judges a 28x28 upload by its raw preparation (no second conversion to float):
-    data-set-like images keep it, everything else gets the photo preparation.
+    `max_pixels` is the per-image pixel limit or all the decoder's budgets (DecodeLimits);
+    `profile` the data set the model was trained on (PROFILES). `auto` judges a 28x28 upload by
+    its raw preparation (no second conversion to float): data-set-like images keep it,
+    everything else gets the photo preparation.
     """
+    chosen = get_profile(profile)
     image = open_image(data, max_pixels)
     if mode == "auto":
         if image.size == (IMAGE_SIZE, IMAGE_SIZE):
             raw = prepare_raw(image)
             if is_dataset_like(raw):
-                return PreparedImage(raw, "raw")
+                return PreparedImage(raw, "raw", finds_nothing(raw))
         mode = "photo"
     if mode == "raw":
-        return PreparedImage(prepare_raw(image), "raw")
+        raw = prepare_raw(image)
+        if image.size == (IMAGE_SIZE, IMAGE_SIZE):
+            return PreparedImage(raw, "raw", finds_nothing(raw))
+        channels, alpha = to_float_channels(working_copy(image))
+        return PreparedImage(raw, "raw", finds_nothing(flatten(channels, alpha)))
     if mode == "photo":
-        return PreparedImage(prepare_photo(image), "photo")
+        pixels, empty = prepare_photo(image, chosen)
+        return PreparedImage(pixels, "photo", empty)
     raise ValueError(f"unknown preparation {mode!r}")
+
+
+def prepare_images(
+    uploads: list[bytes],
+    mode: str = "auto",
+    max_pixels: DecodeLimits | int = MAX_IMAGE_PIXELS,
+    profile: str | Profile = DEFAULT_PROFILE,
+) -> list[PreparedImage | ImageError]:
+    """Prepare every upload of one request; a file the client got wrong becomes its error, in its place.
+
+    The request as a whole is refused (ImageTooLarge, 413) when its images declare more pixels
+    together than the request's budget: that is read from the headers before anything is decoded.
+    """
+    limits = as_limits(max_pixels)
+    check_request_pixels(uploads, limits)
+    prepared: list[PreparedImage | ImageError] = []
+    for data in uploads:
+        try:
+            prepared.append(prepare_image(data, mode, limits, profile))
+        except ImageError as error:
+            prepared.append(error)
+    return prepared
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

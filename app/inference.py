@@ -14,19 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
-import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 import numpy as np
-from PIL import Image
 
-from app.imaging import ACCEPTED_FORMATS, ImageError, PreparedImage, encode_png, prepare_image
+from app.imaging import (
+    DecodeLimits,
+    ImageError,
+    PreparedImage,
+    encode_png,
+    is_cheap,
+    prepare_image,
+    prepare_images,
+)
 from app.model import Classifier
-from app.preprocessing import IMAGE_SIZE, prepare_batch
+from app.preprocessing import prepare_batch
 from app.schemas import ModelRef, Prediction
 
 P = ParamSpec("P")
@@ -119,18 +124,6 @@ async def on_thread(
     return await loop.run_in_executor(executor, lambda: function(*args, **kwargs))
 
 
-def is_dataset_sized(data: bytes) -> bool:
-    """Whether the upload's header declares a 28x28 image (Pillow reads only the header)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
-                width, height = image.size
-    except Exception:  # not an image, or a bomb: prepare_image reports it, off the loop
-        return False
-    return (width, height) == (IMAGE_SIZE, IMAGE_SIZE)
-
-
 def to_prediction(
     classifier: Classifier, probabilities: np.ndarray, prepared: PreparedImage, return_input: bool
 ) -> Prediction:
@@ -147,15 +140,11 @@ def to_prediction(
     )
 
 
-def prepare_many(uploads: list[bytes], mode: str, max_pixels: int) -> list[PreparedImage | ImageError]:
-    """Decode every upload; a file the client got wrong becomes its error, in its place."""
-    prepared: list[PreparedImage | ImageError] = []
-    for data in uploads:
-        try:
-            prepared.append(prepare_image(data, mode, max_pixels))
-        except ImageError as error:
-            prepared.append(error)
-    return prepared
+def prepare_many(
+    uploads: list[bytes], mode: str, max_pixels: DecodeLimits | int
+) -> list[PreparedImage | ImageError]:
+    """Decode every upload within the request's budgets; a file the client got wrong becomes its error."""
+    return prepare_images(uploads, mode, max_pixels)
 
 
 def model_input(prepared: list[PreparedImage | ImageError]) -> np.ndarray | None:
@@ -179,10 +168,10 @@ def to_outcomes(
 
 
 async def classify(
-    classifier: Classifier, data: bytes, mode: str, max_pixels: int, return_input: bool
+    classifier: Classifier, data: bytes, mode: str, max_pixels: DecodeLimits | int, return_input: bool
 ) -> Prediction:
     """Prepare and classify one upload (raises ImageError for the client's mistakes)."""
-    if mode != "photo" and is_dataset_sized(data):
+    if is_cheap(data, mode):
         prepared = prepare_image(data, mode, max_pixels)
     else:
         prepared = await on_thread(_preparer, prepare_image, data, mode, max_pixels)
@@ -191,10 +180,14 @@ async def classify(
 
 
 async def classify_batch(
-    classifier: Classifier, uploads: list[bytes], mode: str, max_pixels: int, return_input: bool
+    classifier: Classifier,
+    uploads: list[bytes],
+    mode: str,
+    max_pixels: DecodeLimits | int,
+    return_input: bool,
 ) -> list[Prediction | ImageError]:
     """Prepare every upload, classify the good ones in one batched inference, keep upload order."""
-    if mode != "photo" and len(uploads) <= INLINE_BATCH and all(map(is_dataset_sized, uploads)):
+    if len(uploads) <= INLINE_BATCH and all(is_cheap(data, mode) for data in uploads):
         prepared = prepare_many(uploads, mode, max_pixels)
     else:
         prepared = await on_thread(_preparer, prepare_many, uploads, mode, max_pixels)

@@ -33,7 +33,7 @@ async def predict(
 ) -> Prediction:
     """Classify one garment image."""
     data = await file.read()
-    prediction = await classify(classifier, data, preprocess, settings.max_image_pixels, return_input)
+    prediction = await classify(classifier, data, preprocess, settings.decode_limits, return_input)
     request.state.outcomes = [prediction]  # for the log line and metrics (app.observability)
     return prediction
 
@@ -51,7 +51,7 @@ async def predict_batch(
     if len(files) > settings.max_batch_files:
         raise HTTPException(413, f"{len(files)} files; the limit is {settings.max_batch_files} per request")
     uploads = [await f.read() for f in files]
-    outcomes = await classify_batch(classifier, uploads, preprocess, settings.max_image_pixels, return_input)
+    outcomes = await classify_batch(classifier, uploads, preprocess, settings.decode_limits, return_input)
     request.state.outcomes = outcomes
     results = [
         BatchItem(index=i, filename=f.filename, prediction=o)
