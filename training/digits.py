@@ -176,6 +176,10 @@ def load_digits(data_dir: str | Path | None = None, download: bool = True) -> Di
     if pixels_digest != PIXELS_SHA256:
         raise DigitsCorrupt(f"{source}: decoded pixels sha256 {pixels_digest}, not {PIXELS_SHA256}")
     train_idx, test_idx = stratified_split(labels, TEST_SIZE, TEST_SEED)
+    # The package groups the digits by class; a fixed shuffle gives both parts the mixed order of
+    # the IDX files, which the pipeline relies on (it shuffles augmented training data only).
+    rng = np.random.default_rng(TEST_SEED)
+    train_idx, test_idx = rng.permutation(train_idx), rng.permutation(test_idx)
     return Digits(
         x_train=images[train_idx],
         y_train=labels[train_idx],

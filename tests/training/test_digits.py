@@ -116,6 +116,8 @@ def test_real_digits_are_the_pinned_ten_thousand(digits: Digits) -> None:
     # Light strokes on black, like MNIST: the border is background, the strokes reach full white.
     assert np.median(digits.x_test[:, 0, :]) == 0 and digits.x_test.max() == 255
     assert set(digits.checksums) == {"tarball", "pixels_and_labels"}
+    # Mixed classes, not the package's class-by-class order: a tenth of the images is no single digit.
+    assert len(np.unique(digits.y_train[:800])) == 10 and len(np.unique(digits.y_test[:200])) == 10
 
 
 def test_real_split_is_7000_1000_2000_by_class_and_the_test_part_is_fixed(digits: Digits) -> None:
