@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from app.decoding import (
     MAX_ANIMATION_FRAMES,
@@ -33,10 +33,22 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(protected_namespaces=(), extra="forbid")
 
-    model_dir: Path = Field(
-        REPO_ROOT / "models" / "fashion-mnist", description="models/<name>/ with <int> versions"
+    model_repository: Path = Field(
+        REPO_ROOT / "models", description="directory of <name>/<int version>/ model versions"
     )
-    model_version: int | None = Field(None, description="pin a version; default: the highest")
+    default_model: str = Field("fashion-mnist", min_length=1, description="what /predict and the demo serve")
+    model_poll_seconds: float = Field(
+        5.0, ge=0, description="look for new, changed and removed versions this often; 0: never"
+    )
+    model_dir: Path | None = Field(
+        None,
+        description="deprecated, still honoured: serve only this one model directory; the same as "
+        "MODEL_REPOSITORY=<its parent> DEFAULT_MODEL=<its name>, but other models are not loaded. "
+        "Unset, it reads as MODEL_REPOSITORY/DEFAULT_MODEL.",
+    )
+    model_version: int | None = Field(
+        None, description="serve only this version of the default model (no other is loaded or polled)"
+    )
     max_upload_bytes: int = Field(10 * MiB, gt=0, description="request body limit of /predict")
     max_batch_upload_bytes: int = Field(64 * MiB, gt=0, description="request body limit of /predict/batch")
     max_batch_files: int = Field(64, gt=0, description="files per /predict/batch request")
@@ -44,6 +56,7 @@ class Settings(BaseModel):
         MAX_IMAGE_PIXELS, gt=0, description="width x height limit, checked before decoding"
     )
     log_level: LogLevel = Field("INFO", description="level of the JSON logs")
+    _only_model_dir: bool = PrivateAttr(False)
     # The decoder's budgets (app/decoding.py): each refuses an upload with 413 before decoding it.
     max_request_pixels: int = Field(
         MAX_REQUEST_PIXELS, gt=0, description="pixels of all the images of one request together"
@@ -86,6 +99,19 @@ class Settings(BaseModel):
             max_segments=self.max_image_segments,
             max_frames=self.max_animation_frames,
         )
+
+    @model_validator(mode="after")
+    def _single_model_directory(self) -> Settings:
+        """MODEL_DIR given: that directory alone is the repository's one model."""
+        self._only_model_dir = self.model_dir is not None
+        if self.model_dir is None:
+            self.model_dir = self.model_repository / self.default_model
+        return self
+
+    @property
+    def only_model_dir(self) -> bool:
+        """Whether MODEL_DIR was set (serve that model alone) rather than derived."""
+        return self._only_model_dir
 
     @field_validator("log_level", mode="before")
     @classmethod

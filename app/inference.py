@@ -30,9 +30,10 @@ from app.imaging import (
     prepare_image,
     prepare_images,
 )
+from app.metrics import ABSTENTIONS, PREDICTIONS, PREPROCESS, CachedLabels
 from app.model import Classifier
 from app.preprocessing import prepare_batch
-from app.schemas import ModelRef, Prediction
+from app.schemas import ModelRef, Prediction, Reason
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -45,6 +46,9 @@ INFERENCE_THREADS = 1
 # Only data-set-sized (28x28) uploads are prepared on the event loop (~0.2 ms each, less than a thread
 # hand-off), and at most INLINE_BATCH of them per request; anything else is prepared off the loop.
 INLINE_BATCH = 8
+predictions_total = CachedLabels(PREDICTIONS)
+preprocess_total = CachedLabels(PREPROCESS)
+abstentions_total = CachedLabels(ABSTENTIONS)
 _inference = ThreadPoolExecutor(max_workers=INFERENCE_THREADS, thread_name_prefix="inference")
 # Decoding and preparing uploads that are not prepared on the loop runs on its own thread, so that
 # one request's decoding overlaps another's inference (Pillow and LiteRT both release the GIL), and
@@ -125,19 +129,47 @@ async def on_thread(
 
 
 def to_prediction(
-    classifier: Classifier, probabilities: np.ndarray, prepared: PreparedImage, return_input: bool
+    classifier: Classifier, outputs: np.ndarray, prepared: PreparedImage | None, return_input: bool
 ) -> Prediction:
-    """One row of probabilities -> the response model."""
+    """One row of model outputs -> the response model; prepared is None for a client's ready tensor.
+
+    With a garment detector (an open-set version), is_garment says whether garment_score reaches
+    the version's threshold; an image in which the preparation found nothing is never a garment.
+    """
+    scores = classifier.scores(outputs[np.newaxis])
+    probabilities = scores.probabilities[0]
     class_id = int(np.argmax(probabilities))
-    return Prediction(
+    garment_score = None if scores.garment_score is None else float(scores.garment_score[0])
+    reason: Reason | None = None
+    if prepared is not None and getattr(prepared, "no_object", False):
+        garment_score, reason = (0.0 if garment_score is not None else None), "no_object"
+    elif garment_score is not None and garment_score < (classifier.threshold or 0.0):
+        reason = "not_garment"
+    prediction = Prediction(
         class_id=class_id,
         label=classifier.labels[class_id],
         confidence=float(probabilities[class_id]),
         probabilities=[float(p) for p in probabilities],
-        preprocess=prepared.mode,  # type: ignore[arg-type]
+        preprocess=prepared.mode if prepared is not None else "tensor",  # type: ignore[arg-type]
+        is_garment=reason is None,
+        garment_score=garment_score,
+        reason=reason,
         model=ModelRef(name=classifier.name, version=classifier.version),
-        input_png=base64.b64encode(encode_png(prepared.pixels)).decode() if return_input else None,
+        input_png=base64.b64encode(encode_png(prepared.pixels)).decode()
+        if return_input and prepared is not None
+        else None,
     )
+    count(prediction)
+    return prediction
+
+
+def count(prediction: Prediction) -> None:
+    """The prediction's metrics, labelled by model and version (counted where predictions are made)."""
+    model, version = prediction.model.name, str(prediction.model.version)
+    predictions_total.labels(model, version, prediction.label).inc()
+    preprocess_total.labels(model, version, prediction.preprocess).inc()
+    if prediction.reason is not None:
+        abstentions_total.labels(model, version, prediction.reason).inc()
 
 
 def prepare_many(
@@ -194,3 +226,35 @@ async def classify_batch(
     batch = model_input(prepared)
     probabilities = await on_thread(_inference, classifier.predict, batch) if batch is not None else ()
     return to_outcomes(classifier, prepared, probabilities, return_input)
+
+
+async def classify_tensor(classifier: Classifier, batch: np.ndarray) -> list[Prediction]:
+    """Classify a client's ready model input, float32 (N, 28, 28, 1) in [0, 1] (v2 FP32, v1 floats).
+
+    A single image joins the coalescer's queue like a /predict upload; a batch is one inference.
+    """
+    if len(batch) == 1:
+        outputs = await coalescer().predict(classifier, batch)
+    else:
+        outputs = await on_thread(_inference, classifier.predict, batch)
+    return [to_prediction(classifier, row, None, False) for row in outputs]
+
+
+async def classify_uploads(
+    classifier: Classifier, uploads: list[bytes], mode: str, max_pixels: DecodeLimits | int
+) -> list[Prediction | ImageError]:
+    """Encoded images from any front door: one goes the /predict way (coalesced), several the batch way."""
+    if len(uploads) == 1:
+        try:
+            return [await classify(classifier, uploads[0], mode, max_pixels, False)]
+        except ImageError as error:
+            return [error]
+    return await classify_batch(classifier, uploads, mode, max_pixels, False)
+
+
+def all_or_error(outcomes: list[Prediction | ImageError]) -> list[Prediction]:
+    """Every image's prediction; an image the client got wrong fails the whole request, naming it."""
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, ImageError):
+            raise type(outcome)(f"image {index}: {outcome}")
+    return [outcome for outcome in outcomes if isinstance(outcome, Prediction)]

@@ -11,17 +11,31 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings, get_settings
-from app.deps import ModelUnavailable
+from app.envelopes import ProtocolErrors
 from app.imaging import ImageError
 from app.limits import BodySizeLimit
 from app.logs import configure_logging
 from app.metrics import OUT_OF_MEMORY, check_mode
-from app.model import load_classifier, resolve_version_dir
 from app.observability import RequestObservability
-from app.routes import demo, health, metrics, predict, report
+from app.repository import ModelRepository, ModelUnavailable, UnknownModel
+from app.routes import demo, health, metrics, oip, predict, report, tfserving
+from app.tensors import InvalidTensor
 
 logger = logging.getLogger("app")
 RETRY_AFTER_S = 5  # the Retry-After of a 503 for a request that ran out of memory
+
+
+# Routes that take several images in one body get the batch limit (MAX_BATCH_UPLOAD_BYTES).
+MANY_IMAGE_ROUTES = ("/predict/batch", "/infer", ":predict")
+
+
+class ManyImagesBodyLimit(BodySizeLimit):
+    """The body limit, with the batch limit for every route that carries several images."""
+
+    def limit_for(self, path: str) -> int:
+        if path.rstrip("/").endswith(MANY_IMAGE_ROUTES):
+            return self.path_limits["/predict/batch"]
+        return super().limit_for(path)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,11 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.basicConfig(level=settings.log_level.upper())
-        directory = resolve_version_dir(settings.model_dir, settings.model_version)
-        app.state.classifier = load_classifier(directory)
-        logger.info("loaded model %s from %s", app.state.classifier.version, directory)
+        models = repository(settings)
+        models.start()  # every version loaded and verified; raises if the default model has none
+        models.start_polling()
+        app.state.models = models
         yield
-        app.state.classifier = None
+        app.state.models = None
+        await models.close()
 
     app = FastAPI(
         title="Fashion-MNIST classifier",
@@ -44,8 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.classifier = None
+    app.state.models = None
     app.include_router(predict.router)
+    app.include_router(oip.router)
+    app.include_router(tfserving.router)
     app.include_router(health.router)
     app.include_router(report.router)
     app.include_router(metrics.router)
@@ -53,8 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=demo.STATIC_DIR), name="static")
 
     @app.exception_handler(ImageError)
-    async def image_error(_: Request, error: ImageError) -> JSONResponse:
+    @app.exception_handler(InvalidTensor)
+    async def client_mistake(_: Request, error: ImageError | InvalidTensor) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+
+    @app.exception_handler(UnknownModel)
+    async def unknown_model(_: Request, error: UnknownModel) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
 
     @app.exception_handler(MemoryError)
     async def out_of_memory(_: Request, error: MemoryError) -> JSONResponse:
@@ -68,14 +91,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": str(error)}, status_code=503)
 
     app.add_middleware(
-        BodySizeLimit,
+        ManyImagesBodyLimit,
         default_limit=settings.max_upload_bytes,
         path_limits={"/predict/batch": settings.max_batch_upload_bytes},
     )
+    app.add_middleware(ProtocolErrors)  # /v1 and /v2 errors as {"error": ...}, the 413s above included
     configure_logging(settings.log_level)
     check_mode()
     app.add_middleware(RequestObservability)  # outermost: sees the body limit's 413s too
     return app
+
+
+def repository(settings: Settings) -> ModelRepository:
+    """The model repository the settings describe (MODEL_DIR, if set, names the one model to serve)."""
+    pins = {settings.default_model: settings.model_version} if settings.model_version is not None else {}
+    if settings.only_model_dir and settings.model_dir is not None:
+        logger.warning(
+            "MODEL_DIR is deprecated: serving only %s; set MODEL_REPOSITORY=%s and DEFAULT_MODEL=%s instead",
+            settings.model_dir,
+            settings.model_dir.parent,
+            settings.model_dir.name,
+        )
+        name = settings.model_dir.name
+        pins = {name: settings.model_version} if settings.model_version is not None else {}
+        return ModelRepository(
+            settings.model_dir.parent, name, only={name}, pins=pins, poll_seconds=settings.model_poll_seconds
+        )
+    return ModelRepository(
+        settings.model_repository,
+        settings.default_model,
+        pins=pins,
+        poll_seconds=settings.model_poll_seconds,
+    )
 
 
 app = create_app()

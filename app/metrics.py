@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +25,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -44,9 +46,25 @@ UPLOAD_BYTES = Histogram(
     ["route"],
     buckets=BYTES_BUCKETS,
 )
-PREDICTIONS = Counter("classifier_predictions_total", "Classified images by predicted class", ["label"])
+PREDICTIONS = Counter(
+    "classifier_predictions_total",
+    "Classified images by model, version and predicted class",
+    ["model", "version", "label"],
+)
 PREPROCESS = Counter(
-    "classifier_preprocess_total", "Classified images by the preparation applied (raw or photo)", ["mode"]
+    "classifier_preprocess_total",
+    "Classified images by model, version and preparation (raw, photo, or tensor: sent ready-made)",
+    ["model", "version", "mode"],
+)
+ABSTENTIONS = Counter(
+    "classifier_abstentions_total",
+    "Predictions that say the image is not a garment, by model, version and reason (no_object, not_garment)",
+    ["model", "version", "reason"],
+)
+REFUSALS = Counter(
+    "classifier_model_refusals_total",
+    "Model version directories refused at load (corrupt, incomplete, altered), by model and version",
+    ["model", "version"],
 )
 ERRORS = Counter(
     "classifier_errors_total",
@@ -57,10 +75,28 @@ OUT_OF_MEMORY = Counter(
     "classifier_out_of_memory_total", "Requests answered 503 because handling them ran out of memory"
 )
 MODEL_INFO = Gauge(
-    "classifier_model_info", "The model being served (value 1)", ["name", "version"], multiprocess_mode="max"
+    "classifier_model_info",
+    "1 for each model version being served, 0 once removed",
+    ["name", "version"],
+    multiprocess_mode="max",
 )
 
 logger = logging.getLogger("app.metrics")
+
+
+class CachedLabels:
+    """A metric's `labels()` with a dict in front: prometheus_client's takes a lock and builds a
+    tuple of str() per call (~1.5 us); every label here has a small, fixed set of values."""
+
+    def __init__(self, metric: MetricWrapperBase) -> None:
+        self.metric = metric
+        self.children: dict[tuple[str, ...], Any] = {}
+
+    def labels(self, *values: str) -> Any:
+        child = self.children.get(values)
+        if child is None:
+            child = self.children[values] = self.metric.labels(*values)
+        return child
 
 
 def multiprocess_dir() -> Path | None:

@@ -1,7 +1,8 @@
 """ASGI middleware that gives every request an id, a JSON log line and its Prometheus metrics.
 
 Handlers tell it what they classified by setting `request.state.outcomes` to a list of
-`Prediction`s (or, for a batch, `Prediction | ImageError` per file); it never reads bodies.
+`Prediction`s (or, for a batch, `Prediction | ImageError` per file), for the log line and the
+count of refused batch files; it never reads bodies. Predictions are counted where they are made.
 Per-request cost is kept to a few microseconds of bookkeeping plus the log write: label
 children are cached, and the log line is built only when its level is enabled
 (`python -m benchmarks.observability` measures it).
@@ -16,13 +17,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client.metrics import MetricWrapperBase
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.imaging import ImageError
 from app.limits import path_in_app
-from app.metrics import ERRORS, LATENCY, PREDICTIONS, PREPROCESS, REQUESTS, UPLOAD_BYTES
+from app.metrics import ERRORS, LATENCY, REQUESTS, UPLOAD_BYTES, CachedLabels
 from app.schemas import Prediction
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -75,26 +75,9 @@ def find_template(routes: Iterable[Any], path: str, method: str) -> str | None:
     return None
 
 
-class CachedLabels:
-    """A metric's `labels()` with a dict in front: prometheus_client's takes a lock and builds a
-    tuple of str() per call (~1.5 us); every label here has a small, fixed set of values."""
-
-    def __init__(self, metric: MetricWrapperBase) -> None:
-        self.metric = metric
-        self.children: dict[tuple[str, ...], Any] = {}
-
-    def labels(self, *values: str) -> Any:
-        child = self.children.get(values)
-        if child is None:
-            child = self.children[values] = self.metric.labels(*values)
-        return child
-
-
 requests_total = CachedLabels(REQUESTS)
 latency = CachedLabels(LATENCY)
 upload_bytes = CachedLabels(UPLOAD_BYTES)
-predictions_total = CachedLabels(PREDICTIONS)
-preprocess_total = CachedLabels(PREPROCESS)
 errors_total = CachedLabels(ERRORS)
 
 
@@ -178,10 +161,8 @@ def record(
     outcomes = state.get("outcomes") if state else None
     predictions: list[Prediction] = []
     for outcome in outcomes or ():
-        if isinstance(outcome, Prediction):
+        if isinstance(outcome, Prediction):  # counted in app.inference, where it was made
             predictions.append(outcome)
-            predictions_total.labels(outcome.label).inc()
-            preprocess_total.labels(outcome.preprocess).inc()
         elif isinstance(outcome, ImageError):  # a refused file inside a batch
             errors_total.labels(route, error_kind(outcome.status_code)).inc()
 

@@ -54,7 +54,7 @@ def observe_predictions(app: FastAPI, on_predict: Callable[[np.ndarray], object]
 
     Call it inside the app's lifespan (the classifier is loaded there).
     """
-    real: Classifier = app.state.classifier
+    real: Classifier = app.state.models.get()
 
     class Observed(Classifier):
         def predict(self, batch: np.ndarray) -> np.ndarray:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 
 from app.config import Settings
-from app.deps import get_app_settings, get_classifier
+from app.deps import ClassifierDep, NamedClassifierDep, SettingsDep
 from app.inference import classify, classify_batch
 from app.model import Classifier
 from app.schemas import BatchItem, BatchPrediction, ErrorResponse, ModelRef, Prediction, PreprocessMode
@@ -20,38 +20,106 @@ ERRORS = {
 }
 Mode = Annotated[PreprocessMode, Query(description="auto: raw for data-set-like images, photo otherwise")]
 ReturnInput = Annotated[bool, Query(description="include the 28x28 image the model saw, as base64 PNG")]
+Upload = Annotated[UploadFile, File(description="the image: PNG, JPEG, WebP, GIF, BMP or TIFF")]
+Uploads = Annotated[list[UploadFile], File(description="up to MAX_BATCH_FILES images")]
+NAMED_ERRORS = {
+    **ERRORS,
+    404: {"model": ErrorResponse, "description": "no such model, or no such loaded version"},
+}
 
 
 @router.post("/predict", response_model=Prediction, responses=ERRORS)  # type: ignore[arg-type]
 async def predict(
     request: Request,
-    file: Annotated[UploadFile, File(description="the image: PNG, JPEG, WebP, GIF, BMP or TIFF")],
-    classifier: Annotated[Classifier, Depends(get_classifier)],
-    settings: Annotated[Settings, Depends(get_app_settings)],
+    file: Upload,
+    classifier: ClassifierDep,
+    settings: SettingsDep,
     preprocess: Mode = "auto",
     return_input: ReturnInput = False,
 ) -> Prediction:
-    """Classify one garment image."""
-    data = await file.read()
-    prediction = await classify(classifier, data, preprocess, settings.decode_limits, return_input)
-    request.state.outcomes = [prediction]  # for the log line and metrics (app.observability)
-    return prediction
+    """Classify one garment image with the default model's newest version."""
+    return await predict_one(request, file, classifier, settings, preprocess, return_input)
 
 
 @router.post("/predict/batch", response_model=BatchPrediction, responses=ERRORS)  # type: ignore[arg-type]
 async def predict_batch(
     request: Request,
-    files: Annotated[list[UploadFile], File(description="up to MAX_BATCH_FILES images")],
-    classifier: Annotated[Classifier, Depends(get_classifier)],
-    settings: Annotated[Settings, Depends(get_app_settings)],
+    files: Uploads,
+    classifier: ClassifierDep,
+    settings: SettingsDep,
     preprocess: Mode = "auto",
     return_input: ReturnInput = False,
 ) -> BatchPrediction:
     """Classify several images in one batched inference; a bad file gets its own error entry."""
+    return await predict_many(request, files, classifier, settings, preprocess, return_input)
+
+
+@router.post("/models/{name}/predict", response_model=Prediction, responses=NAMED_ERRORS)  # type: ignore[arg-type]
+@router.post(
+    "/models/{name}/versions/{version}/predict",
+    response_model=Prediction,
+    responses=NAMED_ERRORS,  # type: ignore[arg-type]
+)
+async def predict_named(
+    request: Request,
+    file: Upload,
+    classifier: NamedClassifierDep,
+    settings: SettingsDep,
+    preprocess: Mode = "auto",
+    return_input: ReturnInput = False,
+) -> Prediction:
+    """/predict with a model chosen by name, and a version by number (default: its newest)."""
+    return await predict_one(request, file, classifier, settings, preprocess, return_input)
+
+
+@router.post(
+    "/models/{name}/predict/batch",
+    response_model=BatchPrediction,
+    responses=NAMED_ERRORS,  # type: ignore[arg-type]
+)
+@router.post(
+    "/models/{name}/versions/{version}/predict/batch",
+    response_model=BatchPrediction,
+    responses=NAMED_ERRORS,  # type: ignore[arg-type]
+)
+async def predict_batch_named(
+    request: Request,
+    files: Uploads,
+    classifier: NamedClassifierDep,
+    settings: SettingsDep,
+    preprocess: Mode = "auto",
+    return_input: ReturnInput = False,
+) -> BatchPrediction:
+    """/predict/batch with a model chosen by name, and a version by number (default: its newest)."""
+    return await predict_many(request, files, classifier, settings, preprocess, return_input)
+
+
+async def predict_one(
+    request: Request,
+    file: UploadFile,
+    classifier: Classifier,
+    settings: Settings,
+    preprocess: str,
+    return_input: bool,
+) -> Prediction:
+    data = await file.read()
+    prediction = await classify(classifier, data, preprocess, settings.max_image_pixels, return_input)
+    request.state.outcomes = [prediction]  # for the log line (app.observability)
+    return prediction
+
+
+async def predict_many(
+    request: Request,
+    files: list[UploadFile],
+    classifier: Classifier,
+    settings: Settings,
+    preprocess: str,
+    return_input: bool,
+) -> BatchPrediction:
     if len(files) > settings.max_batch_files:
         raise HTTPException(413, f"{len(files)} files; the limit is {settings.max_batch_files} per request")
     uploads = [await f.read() for f in files]
-    outcomes = await classify_batch(classifier, uploads, preprocess, settings.decode_limits, return_input)
+    outcomes = await classify_batch(classifier, uploads, preprocess, settings.max_image_pixels, return_input)
     request.state.outcomes = outcomes
     results = [
         BatchItem(index=i, filename=f.filename, prediction=o)

@@ -19,7 +19,7 @@ from tests.helpers import image_bytes, observe_predictions
 def test_threads_predicting_at_once_get_the_sequential_answers(dataset) -> None:
     app = create_app()
     with TestClient(app):
-        classifier: Classifier = app.state.classifier
+        classifier: Classifier = app.state.models.get()
         batches = [
             prepare_batch(dataset.x_test[i : i + size]) for i, size in enumerate([1, 5, 1, 64, 3, 1] * 4)
         ]
@@ -69,7 +69,7 @@ def recording(classifier: Classifier) -> Recording:
 def test_queued_single_images_run_together_and_get_their_own_answers(dataset) -> None:
     app = create_app()
     with TestClient(app):
-        model = recording(app.state.classifier)
+        model = recording(app.state.models.get())
     images = [prepare_batch(dataset.x_test[i : i + 1]) for i in range(20)]
 
     async def ask_all_then_one() -> list[np.ndarray]:
@@ -89,7 +89,7 @@ def test_queued_single_images_run_together_and_get_their_own_answers(dataset) ->
 def test_a_cancelled_request_leaves_the_others_answered(dataset) -> None:
     app = create_app()
     with TestClient(app):
-        model = recording(app.state.classifier)
+        model = recording(app.state.models.get())
     images = [prepare_batch(dataset.x_test[i : i + 1]) for i in range(5)]
 
     async def ask_and_cancel_one() -> list[np.ndarray | BaseException]:
@@ -107,7 +107,7 @@ def test_a_cancelled_request_leaves_the_others_answered(dataset) -> None:
 def test_a_failing_model_fails_every_waiting_request_and_the_next_one_runs(dataset) -> None:
     app = create_app()
     with TestClient(app):
-        model = recording(app.state.classifier)
+        model = recording(app.state.models.get())
     image = prepare_batch(dataset.x_test[:1])
 
     async def scenario() -> tuple[list[np.ndarray | BaseException], np.ndarray]:
