@@ -1,4 +1,4 @@
-"""Make tests/models/open-set/1: a tiny, real open-set model version for the service's tests.
+"""Make tests/fixtures/open-set/1: a tiny, real open-set model version for the service's tests.
 
 `.venv/bin/python scripts/make_open_set_test_model.py` (needs the `train` extra: TensorFlow converts
 the model; about a minute). A softmax regression (784 -> 11, ~35 KB) trained on 12,000 Fashion-MNIST
@@ -34,7 +34,7 @@ from app.model_version import (
 from app.preprocessing import INPUT_SPEC, LABELS, PREPROCESSING, prepare_batch
 from training.data import load_fashion_mnist
 
-TARGET = Path(__file__).resolve().parent.parent / "tests" / "models" / "open-set" / "1"
+TARGET = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "open-set" / "1"
 SEED = 7
 KEEP_GARMENTS = 0.95  # the threshold keeps this share of validation garments
 
