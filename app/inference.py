@@ -141,7 +141,7 @@ def to_prediction(
     class_id = int(np.argmax(probabilities))
     garment_score = None if scores.garment_score is None else float(scores.garment_score[0])
     reason: Reason | None = None
-    if prepared is not None and getattr(prepared, "no_object", False):
+    if prepared is not None and prepared.no_object:
         garment_score, reason = (0.0 if garment_score is not None else None), "no_object"
     elif garment_score is not None and garment_score < (classifier.threshold or 0.0):
         reason = "not_garment"

@@ -98,7 +98,7 @@ async def infer(
         predictions = await classify_tensor(classifier, inference.tensor)
     else:
         outcomes = await classify_uploads(
-            classifier, inference.images, inference.preprocess, settings.max_image_pixels
+            classifier, inference.images, inference.preprocess, settings.decode_limits
         )
         predictions = all_or_error(outcomes)
     request.state.outcomes = predictions

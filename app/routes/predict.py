@@ -103,7 +103,7 @@ async def predict_one(
     return_input: bool,
 ) -> Prediction:
     data = await file.read()
-    prediction = await classify(classifier, data, preprocess, settings.max_image_pixels, return_input)
+    prediction = await classify(classifier, data, preprocess, settings.decode_limits, return_input)
     request.state.outcomes = [prediction]  # for the log line (app.observability)
     return prediction
 
@@ -119,7 +119,7 @@ async def predict_many(
     if len(files) > settings.max_batch_files:
         raise HTTPException(413, f"{len(files)} files; the limit is {settings.max_batch_files} per request")
     uploads = [await f.read() for f in files]
-    outcomes = await classify_batch(classifier, uploads, preprocess, settings.max_image_pixels, return_input)
+    outcomes = await classify_batch(classifier, uploads, preprocess, settings.decode_limits, return_input)
     request.state.outcomes = outcomes
     results = [
         BatchItem(index=i, filename=f.filename, prediction=o)

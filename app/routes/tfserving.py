@@ -67,7 +67,7 @@ async def predict(
     if body.tensor is not None:
         predictions = await classify_tensor(classifier, body.tensor)
     else:
-        outcomes = await classify_uploads(classifier, body.images, "auto", settings.max_image_pixels)
+        outcomes = await classify_uploads(classifier, body.images, "auto", settings.decode_limits)
         predictions = all_or_error(outcomes)
     request.state.outcomes = predictions
     return tfserving.predict_response(body, predictions)
