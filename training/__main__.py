@@ -37,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--windows", type=int, default=4)
     p.add_argument("--steps", type=int, default=40, help="training steps per window")
 
+    p = commands.add_parser(
+        "ablate", help="short runs on the validation split: what each recipe element buys"
+    )
+    p.add_argument("--model", default="compact")
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--subset", type=int, default=15000, help="training images per run")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--variants", help="comma-separated variant names (default: all)")
+    p.add_argument("--out", type=Path, default=Path("reports/ablation"))
+
     p = commands.add_parser("export", help="calibrate, convert and evaluate a run; write the next version")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--models-root", type=Path, default=MODELS_ROOT)
@@ -107,6 +117,16 @@ def main(argv: list[str] | None = None) -> None:
         config = default_config(args.model, batch_size=args.batch_size)
         report = measure_speed(config, load_fashion_mnist(args.data_dir), args.windows, args.steps)
         print(report.summary())
+    elif args.command == "ablate":
+        from training.ablation import ablate
+        from training.data import load_fashion_mnist
+        from training.train import default_config
+
+        config = default_config(
+            args.model, epochs=args.epochs, subset=args.subset, seed=args.seed, command=command
+        )
+        variants = args.variants.split(",") if args.variants else None
+        ablate(config, load_fashion_mnist(args.data_dir), args.out, variants)
     elif args.command == "export":
         from training.export import export_version
 

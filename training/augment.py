@@ -47,7 +47,11 @@ def random_erasing(
     return tf.where(mask[..., None], noise, images)
 
 
-def augment(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """The full training augmentation, applied to a batch."""
-    images = random_erasing(random_shift(random_flip(images)))
+def augment(
+    images: tf.Tensor, labels: tf.Tensor, erasing: float = ERASE_PROBABILITY
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The full training augmentation, applied to a batch (erasing off when its probability is 0)."""
+    images = random_shift(random_flip(images))
+    if erasing > 0:
+        images = random_erasing(images, erasing)
     return images, labels

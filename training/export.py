@@ -22,6 +22,7 @@ from app.model_version import (
     REFERENCE_COUNT,
     TFLITE_FILE,
     ModelMetadata,
+    OpenSet,
     list_versions,
     make_references,
     sha256_file,
@@ -29,7 +30,8 @@ from app.model_version import (
 from app.preprocessing import INPUT_SPEC, LABELS, PREPROCESSING, prepare_batch
 from training.data import load_fashion_mnist, train_val_split
 from training.evaluate import classification_metrics, fit_temperature, reliability_bins
-from training.report import write_report
+from training.open_world import evaluate_open_world, tune_threshold
+from training.report import write_open_world_section, write_report
 
 MODEL_NAME = "fashion-mnist"
 
@@ -96,6 +98,20 @@ def check_conversion(model: keras.Model, classifier: Classifier, images: np.ndar
     return difference
 
 
+def class_and_garment_scores(
+    classifier: Classifier, pixels: np.ndarray, chunk: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, 28, 28) -> the service's class probabilities and garment scores (ones without a detector)."""
+    parts = [
+        classifier.scores(classifier.predict(prepare_batch(pixels[i : i + chunk])))
+        for i in range(0, len(pixels), chunk)
+    ]
+    probabilities = np.concatenate([p.probabilities for p in parts])
+    garment = [p.garment_score for p in parts]
+    scores = np.concatenate(garment) if all(g is not None for g in garment) else np.ones(len(pixels))  # type: ignore[arg-type]
+    return probabilities, scores
+
+
 def library_versions() -> dict[str, str]:
     names = ("numpy", "ai-edge-litert", "pillow")
     return {
@@ -103,6 +119,28 @@ def library_versions() -> dict[str, str]:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         **{n: package_version(n) for n in names},
+    }
+
+
+def is_open_set(logits_model: keras.Model) -> bool:
+    """A model with one output more than there are labels has the "not a known object" class."""
+    return int(logits_model.output_shape[-1]) == len(LABELS) + 1
+
+
+def open_set_metadata(tuning: dict[str, object], open_world: dict[str, object]) -> dict[str, object]:
+    """metadata.json's open_set: the method, the threshold and the headline proxy figures."""
+    sets: dict[str, dict[str, object]] = open_world["sets"]  # type: ignore[assignment]
+    return {
+        "method": "background_class",
+        "threshold": tuning["threshold"],
+        "score": "garment_score = 1 - p(last output, 'not a known object')",
+        "chosen_on": "validation renders: the highest threshold keeping these shares of each garment set",
+        "keep_targets": tuning["keep_targets"],
+        "test_proxies": {
+            name: {k: v for k, v in figures.items() if k in ("kept", "accuracy", "count")}
+            for name, figures in sets.items()
+        },
+        "auroc_test_proxies": open_world["auroc_all_garments_vs_non_garments"],
     }
 
 
@@ -129,15 +167,25 @@ def export_version(
         served.save(tmp / KERAS_FILE)
         (tmp / TFLITE_FILE).write_bytes(to_tflite(served))
         # Not yet a version (no hashes, no references): enough metadata to run the model.
-        provisional = ModelMetadata.model_construct(name=MODEL_NAME, version=0, labels=list(LABELS))
+        open_set = OpenSet(method="background_class", threshold=0.5) if is_open_set(logits_model) else None
+        provisional = ModelMetadata.model_construct(
+            name=MODEL_NAME, version=0, labels=list(LABELS), open_set=open_set
+        )
         classifier = Classifier(tmp, provisional, (tmp / TFLITE_FILE).read_bytes())
         self_check(classifier)
         conversion_error = check_conversion(served, classifier, x_val[:512])
-        # The test set is read here once, after every choice (weights, temperature) is fixed.
+        scorer = lambda pixels: class_and_garment_scores(classifier, pixels)  # noqa: E731
+        tuning = tune_threshold(scorer, x_val, y_val) if open_set else None
+        # The test set is read here once, after every choice (weights, temperature, threshold) is fixed.
         val_probs = classifier.predict_pixels(x_val)
         test_probs = classifier.predict_pixels(data.x_test)
         validation = classification_metrics(val_probs, y_val)
         test = classification_metrics(test_probs, data.y_test)
+        open_world = None
+        if tuning is not None:
+            open_world, test_scores = evaluate_open_world(
+                scorer, data.x_test, data.y_test, tuning["threshold"]
+            )
         versions = list_versions(models_root)
         version = (versions[-1] if versions else 0) + 1
         metadata = {
@@ -146,7 +194,12 @@ def export_version(
             "labels": list(LABELS),
             "input": INPUT_SPEC,
             "preprocessing": PREPROCESSING,
-            "output": "float32 (N, 10) probabilities in class-id order (softmax of logits / temperature)",
+            "output": (
+                "float32 (N, 11) softmax(logits / temperature): the 10 classes in class-id order, then"
+                " 'not a known object'"
+                if open_set
+                else "float32 (N, 10) probabilities in class-id order (softmax of logits / temperature)"
+            ),
             "metrics": {
                 split: {k: m[k] for k in ("accuracy", "loss", "ece", "count")}
                 for split, m in (("validation", validation), ("test", test))
@@ -171,18 +224,23 @@ def export_version(
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "libraries": library_versions(),
         }
+        if tuning is not None and open_world is not None:
+            metadata["open_set"] = open_set_metadata(tuning, open_world)
         (tmp / "metrics.json").write_text(
             json.dumps(
                 {
                     "validation": validation,
                     "test": test,
                     "reliability_test": reliability_bins(test_probs, data.y_test),
+                    **({"open_world": {"tuning": tuning, "test_proxies": open_world}} if tuning else {}),
                 },
                 indent=1,
             )
         )
         (tmp / "history.json").write_text(json.dumps(history))
         write_report(tmp, metadata, validation, test, history, data.x_test, data.y_test, test_probs)
+        if open_world is not None:
+            write_open_world_section(tmp, open_world, test_scores)
         metadata["artifacts"] = {name: sha256_file(tmp / name) for name in (KERAS_FILE, TFLITE_FILE)}
         references = x_val[:REFERENCE_COUNT]
         metadata["references"] = make_references(

@@ -118,3 +118,30 @@ def plot_fold_curves(histories: list[dict[str, list[float]]], path: Path, title:
             axes.set_xlabel("epoch")
     loss_axes.legend()
     return _save(figure, path)
+
+
+def plot_garment_scores(scores: dict[str, np.ndarray], threshold: float, path: Path) -> Path:
+    """Histogram of garment_score per proxy set, with the threshold."""
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    bins = np.linspace(0, 1, 41)
+    for name, values in scores.items():
+        axes.hist(
+            values, bins=bins, histtype="step", density=True, linewidth=1.5, label=f"{name} ({len(values)})"
+        )
+    axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
+    axes.set_yscale("log")
+    axes.set_xlabel("garment_score")
+    axes.set_ylabel("density (log)")
+    axes.legend(fontsize=8, loc="upper center")
+    return _save(figure, path)
+
+
+def plot_roc(roc: dict[str, list[float]], auroc: float, path: Path) -> Path:
+    """ROC curve of garment_score: all garment proxy sets against the non-garments."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot(roc["false_positive_rate"], roc["true_positive_rate"], label=f"AUROC {auroc:.4f}")
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    axes.set_xlabel("non-garments kept (false positive rate)")
+    axes.set_ylabel("garments kept (true positive rate)")
+    axes.legend(loc="lower right")
+    return _save(figure, path)

@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from training.evaluate import format_report, reliability_bins
-from training.plots import plot_confusion, plot_learning_curves, plot_reliability, plot_samples
+from training.plots import (
+    plot_confusion,
+    plot_garment_scores,
+    plot_learning_curves,
+    plot_reliability,
+    plot_roc,
+    plot_samples,
+)
 
 SAMPLE_SEED = 7
 SAMPLE_COUNT = 24
@@ -65,3 +72,48 @@ Green title: correct; red: wrong. Bars: green is the true class, red the predict
     path = directory / "report.md"
     path.write_text(text)
     return path
+
+
+def write_open_world_section(
+    directory: Path, figures: dict[str, object], scores: dict[str, np.ndarray]
+) -> None:
+    """Append the garment detector's proxy figures, its score histogram and ROC curve to report.md."""
+    threshold = float(figures["threshold"])  # type: ignore[arg-type]
+    plot_garment_scores(scores, threshold, directory / "garment_scores.png")
+    plot_roc(figures["roc"], float(figures["auroc_all_garments_vs_non_garments"]), directory / "roc.png")  # type: ignore[arg-type]
+    rows = []
+    sets: dict[str, dict[str, object]] = figures["sets"]  # type: ignore[assignment]
+    for name, values in sets.items():
+        accuracy = f"{float(values['accuracy']):.2%}" if "accuracy" in values else "–"
+        kind = "garments" if "accuracy" in values else "non-garments"
+        rows.append(f"| {name} | {kind} | {values['count']} | {float(values['kept']):.2%} | {accuracy} |")  # type: ignore[arg-type]
+        for group, g in (values.get("by_group") or {}).items():  # type: ignore[union-attr]
+            g_accuracy = f"{g['accuracy']:.2%}" if "accuracy" in g else "–"
+            rows.append(f"| &nbsp;&nbsp;{name}: {group} | | | {g['kept']:.2%} | {g_accuracy} |")
+    table = "\n".join(rows)
+    text = f"""
+## Open world: is it a garment? (proxy sets, test)
+
+`garment_score = 1 - p(not a known object)`; an image is a garment when its score is at least
+**{threshold:.4f}**, a threshold chosen on validation renders only (see `metadata.json`, `open_set`).
+These sets are proxies made here from *test* images and procedural drawings (no third-party
+drawings): `dataset` is the 10,000 test images as they are; `photos` shop-style photos, `drawings`
+outline / silhouette / icon / line-art renders and `squashed` ±30 % aspect changes of the first 1,000;
+`non-garments` procedural drawings of the training families with fresh seeds; `unseen-family`
+(houses, cars, trees, suns) a family the model never saw. Every image went through the service's
+preparation. "kept" is the share with `is_garment` true; accuracy is top-1 over the ten classes.
+
+| set | kind | images | kept | accuracy |
+|---|---|---|---|---|
+{table}
+
+AUROC of garment_score, all garment sets against all non-garments:
+{float(figures["auroc_all_garments_vs_non_garments"]):.4f}; drawings against non-garments:
+{float(figures["auroc_drawings_vs_non_garments"]):.4f}.
+
+![garment score histogram](garment_scores.png)
+
+![ROC curve](roc.png)
+"""
+    with (directory / "report.md").open("a") as handle:
+        handle.write(text)

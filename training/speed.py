@@ -17,7 +17,7 @@ import numpy as np
 
 from training import zoo
 from training.data import FashionMNIST
-from training.train import TrainConfig, compile_model, make_dataset, split_indices
+from training.train import TrainConfig, compile_model, make_dataset, num_outputs, split_indices
 
 UNSTEADY_RATIO = 1.3  # fastest / slowest window above this: the machine's speed varies
 
@@ -62,7 +62,13 @@ def measure_speed(config: TrainConfig, data: FashionMNIST, windows: int = 4, ste
     keras.utils.set_random_seed(config.seed)
     model = zoo.build(config.model)
     dataset = make_dataset(
-        data.x_train[window_idx], data.y_train[window_idx], config.batch_size, config.seed, config.augment
+        data.x_train[window_idx],
+        data.y_train[window_idx],
+        config.batch_size,
+        config.seed,
+        config.augment,
+        config.erasing,
+        num_outputs(config),
     )
     compile_model(model, config, steps_per_epoch=int(np.ceil(len(train_idx) / config.batch_size)))
     rates = []

@@ -16,6 +16,7 @@ from app.preprocessing import NUM_CLASSES, prepare_batch
 from training import zoo
 from training.augment import augment
 from training.data import load_fashion_mnist, train_val_split
+from training.openset import NOT_A_GARMENT, OpenSetPools, open_set_pools
 
 VAL_SIZE = 5_000
 
@@ -33,6 +34,10 @@ class TrainConfig:
     label_smoothing: float = 0.0
     subset: int | None = None  # train on the first N training images (quick checks)
     command: str = ""
+    open_set: bool = False
+    erasing: float = 0.3
+    validation_freq: int = 1
+    ema: bool = True  # keep the recipe's weight EMA, if it has one (ablations turn it off)
 
 
 def default_config(model: str, **overrides: object) -> TrainConfig:
@@ -44,6 +49,9 @@ def default_config(model: str, **overrides: object) -> TrainConfig:
         batch_size=recipe.batch_size,
         augment=recipe.augment,
         label_smoothing=recipe.label_smoothing,
+        open_set=recipe.open_set,
+        erasing=recipe.erasing,
+        validation_freq=recipe.validation_freq,
     )
     for key, value in overrides.items():
         if value is not None:
@@ -51,26 +59,53 @@ def default_config(model: str, **overrides: object) -> TrainConfig:
     return config
 
 
+def num_outputs(config: TrainConfig) -> int:
+    """Ten garment classes, plus "not a garment" for an open-set recipe."""
+    return NUM_CLASSES + 1 if config.open_set else NUM_CLASSES
+
+
 def make_dataset(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, augmented: bool
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    seed: int,
+    augmented: bool,
+    erasing: float = 0.3,
+    classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
     """uint8 images -> (prepared float batch, one-hot labels), shuffled and augmented for training."""
     x = prepare_batch(images)
-    y = keras.utils.to_categorical(labels, NUM_CLASSES)
+    y = keras.utils.to_categorical(labels, classes)
     data = tf.data.Dataset.from_tensor_slices((x, y))
     if augmented:
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
     if augmented:
-        data = data.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.map(lambda a, b: augment(a, b, erasing), num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+def open_set_dataset(
+    x_train: np.ndarray, y_train: np.ndarray, pools: OpenSetPools, config: TrainConfig
+) -> tuple[tf.data.Dataset, int]:
+    """Garments, garment drawings and non-garments mixed in proportion to their pool sizes; steps/epoch.
+
+    An epoch is one pass over the garments plus as many drawings and non-garments as the pools hold.
+    """
+    x = np.concatenate([x_train, pools.drawings, pools.negatives])
+    y = np.concatenate([y_train, pools.drawing_labels, np.full(len(pools.negatives), NOT_A_GARMENT)])
+    data = make_dataset(x, y, config.batch_size, config.seed, True, config.erasing, NUM_CLASSES + 1)
+    return data, int(np.ceil(len(x) / config.batch_size))
 
 
 def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
     """Attach the recipe's optimizer and a from-logits loss."""
     recipe = zoo.ZOO[config.model]
+    optimizer = recipe.optimizer(steps_per_epoch, config.epochs)
+    if not config.ema:
+        optimizer.use_ema = False  # read when the optimizer builds its variables, at the first step
     model.compile(
-        optimizer=recipe.optimizer(steps_per_epoch),
+        optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
@@ -89,9 +124,16 @@ def fit(
     """Train a fresh model; keep the weights of the best validation epoch unless `keep_best` is off."""
     keras.utils.set_random_seed(config.seed)
     model = zoo.build(config.model)
-    train = make_dataset(x_train, y_train, config.batch_size, config.seed, config.augment)
-    val = make_dataset(x_val, y_val, 512, config.seed, augmented=False)
-    compile_model(model, config, steps_per_epoch=int(np.ceil(len(x_train) / config.batch_size)))
+    classes = num_outputs(config)
+    if config.open_set:
+        train, steps = open_set_dataset(
+            x_train, y_train, open_set_pools(x_train, y_train, config.seed), config
+        )
+    else:
+        train = make_dataset(x_train, y_train, config.batch_size, config.seed, config.augment, config.erasing)
+        steps = int(np.ceil(len(x_train) / config.batch_size))
+    val = make_dataset(x_val, y_val, 512, config.seed, augmented=False, classes=classes)
+    compile_model(model, config, steps_per_epoch=steps)
     best = BestWeights()
     if verbose is None:  # a live progress bar on a terminal, one line per epoch in a log
         verbose = 1 if sys.stdout.isatty() else 2
@@ -99,10 +141,11 @@ def fit(
         train,
         validation_data=val,
         epochs=config.epochs,
+        validation_freq=config.validation_freq,
         verbose=verbose,
         callbacks=[best, *(callbacks or [])],
     )
-    if keep_best:
+    if keep_best and config.validation_freq == 1:  # else the last weights (an EMA, a decayed schedule)
         best.restore(model)
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
