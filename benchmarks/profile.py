@@ -21,7 +21,9 @@ from pathlib import Path
 
 from app.config import get_settings
 from app.model import resolve_version_dir
-from benchmarks.serving import BATCH_CONNECTIONS, CONNECTIONS, make_uploads, run_wrk, serve
+from benchmarks.harness import CONNECTIONS, run_wrk, serve_app
+from benchmarks.serving import BATCH_CONNECTIONS, SERVERS
+from benchmarks.uploads import make_uploads
 
 
 def function_of(frame: str) -> str:
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="serving-profile-") as tmp:
         upload = make_uploads(Path(tmp))[args.upload]
         connections = BATCH_CONNECTIONS if upload.files > 1 else CONNECTIONS
-        with serve(args.server, env, Path(tmp)) as server:
+        with serve_app(args.server, SERVERS[args.server], env, Path(tmp)) as server:
             run_wrk(server, upload, 1, connections)  # warm-up
             load = threading.Thread(target=run_wrk, args=(server, upload, args.seconds + 2, connections))
             load.start()
