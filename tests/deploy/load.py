@@ -21,6 +21,7 @@ class Outcome:
 
     index: int
     started: float
+    finished: float
     status: int | None  # None: no response at all
     upstreams: tuple[str, ...]  # nginx's X-Upstream: every replica tried, in order
     error: str | None
@@ -35,6 +36,7 @@ class LoadRun:
     outcomes: list[Outcome]
     seconds: float
     triggered_at: float | None  # when the action started (monotonic), if there was one
+    action_finished_at: float | None = None  # when it returned
 
     @property
     def failures(self) -> list[Outcome]:
@@ -44,6 +46,10 @@ class LoadRun:
     def retried(self) -> list[Outcome]:
         """Requests that nginx sent to more than one replica."""
         return [outcome for outcome in self.outcomes if len(outcome.upstreams) > 1]
+
+    def started_after(self, moment: float) -> list[Outcome]:
+        """Requests sent at or after `moment` (monotonic)."""
+        return [outcome for outcome in self.outcomes if outcome.started >= moment]
 
     def answered_by(self, since_trigger: bool = False) -> Counter[str]:
         """Requests per replica that answered them (the last one nginx tried)."""
@@ -79,13 +85,17 @@ def run_load(
     triggered_at: float | None = None
     action_thread: threading.Thread | None = None
     action_errors: list[BaseException] = []
+    action_finished_at: float | None = None
 
     def run_action() -> None:
+        nonlocal action_finished_at
         assert action is not None
         try:
             action()
         except BaseException as error:  # re-raised in the caller's thread below
             action_errors.append(error)
+        finally:
+            action_finished_at = time.monotonic()
 
     def completed(outcome: Outcome) -> None:
         nonlocal triggered_at, action_thread
@@ -109,12 +119,12 @@ def run_load(
                     response = send(client, index)
                 except httpx.HTTPError as error:
                     failure = f"{type(error).__name__}: {error}"
-                    completed(Outcome(index, started, None, (), failure))
+                    completed(Outcome(index, started, time.monotonic(), None, (), failure))
                     continue
                 upstream = response.headers.get("x-upstream", "")
                 upstreams = tuple(address.strip() for address in upstream.split(",") if address.strip())
                 error = None if response.status_code == 200 else response.text[:200]
-                completed(Outcome(index, started, response.status_code, upstreams, error))
+                completed(Outcome(index, started, time.monotonic(), response.status_code, upstreams, error))
 
     started = time.monotonic()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -127,7 +137,29 @@ def run_load(
         action_thread.join()
     if action_errors:
         raise action_errors[0]
-    return LoadRun(sorted(outcomes, key=lambda o: o.index), seconds, triggered_at)
+    return LoadRun(sorted(outcomes, key=lambda o: o.index), seconds, triggered_at, action_finished_at)
+
+
+def overlap_problems(run: LoadRun, failure_began: float | None, minimum: int, retries: int = 0) -> list[str]:
+    """Why a failover run proves nothing: the failure did not happen while requests were still flowing.
+
+    `failure_began` is when the replica was down or draining (monotonic); at least `minimum` requests
+    must have been sent after it, every one answered, and at least `retries` of them resent by nginx
+    to another replica (it met the failed one). Empty when the run overlapped the failure.
+    """
+    if failure_began is None:
+        return ["the failure never happened"]
+    after = run.started_after(failure_began)
+    found = []
+    if len(after) < minimum:
+        found.append(f"{len(after)} requests were sent after the failure began; at least {minimum} must be")
+    if any(not outcome.ok for outcome in after):
+        found.append(f"{sum(not o.ok for o in after)} requests sent after the failure began failed")
+    if len(run.retried) < retries:
+        found.append(
+            f"nginx resent {len(run.retried)} requests to another replica; at least {retries} expected"
+        )
+    return found
 
 
 class SlowUpload:

@@ -105,3 +105,44 @@ def test_nginx_conf_renders_for_loopback_ports() -> None:
     assert "listen 127.0.0.1:20000;" in rendered
     assert re.findall(r"server (127\.0\.0\.1:\d+)", rendered) == [f"127.0.0.1:{p}" for p in ports.values()]
     assert "api-1" not in rendered
+
+
+# The container tests run nginx from the local Debian image (deploy/podman/make-base-images.sh:
+# bookworm's nginx-light), docker-compose.yml ships the official nginx image: two builds of nginx.
+DEBIAN_NGINX = {"bookworm": (1, 22, 1)}
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """YAML of compose files, whose `!reset` tag (an override clears a value) reads as None."""
+
+
+ComposeLoader.add_constructor("!reset", lambda loader, node: None)
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_both_stacks_run_the_same_nginx_conf_on_an_nginx_it_supports() -> None:
+    conf = NGINX_CONF.read_text()
+    needed = re.search(r"Works with nginx >= ([\d.]+)", conf)
+    assert needed, "nginx.conf should say which nginx it needs"
+    minimum = version_tuple(needed[1])
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]["nginx"]
+    loopback_file = REPO_ROOT / "deploy" / "podman" / "compose.loopback.yml"
+    loopback = yaml.load(loopback_file.read_text(), Loader=ComposeLoader)["services"]["nginx"]
+    shipped = re.fullmatch(r"nginx:(\d+\.\d+(?:\.\d+)?)", compose["image"])
+    tested = re.fullmatch(r"localhost/debian-nginx:(\w+)", loopback["image"])
+    assert shipped and tested, (compose["image"], loopback["image"])
+    assert version_tuple(shipped[1]) >= minimum and DEBIAN_NGINX[tested[1]] >= minimum
+    # Same command line (the override inherits it) and the same file, mounted at the same place ...
+    assert "entrypoint" not in loopback and "command" not in loopback
+    assert compose["volumes"] == ["./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert loopback["volumes"] == [
+        "${NGINX_CONF:?nginx.conf rendered for the loopback ports}:/etc/nginx/nginx.conf:ro"
+    ]
+    # ... rendered with only the listen address and the upstream servers' addresses changed.
+    rendered = render_nginx_conf(conf, 20000, {service: 20001 + i for i, service in enumerate(REPLICAS)})
+    changed = [(a, b) for a, b in zip(conf.splitlines(), rendered.splitlines(), strict=True) if a != b]
+    assert len(changed) == 1 + len(REPLICAS)
+    assert all(re.match(r"\s*(listen|server) ", a) for a, _ in changed), changed
