@@ -396,7 +396,7 @@ def finds_nothing(pixels: np.ndarray) -> bool:
     """Whether an image (H, W) or (H, W, C), float or uint8 0-255, shows nothing but a surface or noise.
 
     An object, drawn or photographed, differs from a smooth surface (a quadratic fitted to the whole
-    image: uniform, linear and radial gradients) by more than FLAT_CONTRAST somewhere, and its
+    image, plus a cone: uniform, linear and radial gradients) by more than FLAT_CONTRAST somewhere, and its
     pixels are spatially correlated; pure noise (Gaussian, uniform, salt-and-pepper, any colour) is
     not. Each channel is judged on its own, and one channel with an object is enough.
     """
@@ -408,7 +408,9 @@ def finds_nothing(pixels: np.ndarray) -> bool:
         return True
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     xs, ys = xs / max(width - 1, 1) - 0.5, ys / max(height - 1, 1) - 0.5
-    design = np.stack([np.ones_like(xs), xs, ys, xs * xs, ys * ys, xs * ys], axis=-1).reshape(-1, 6)
+    radius = np.sqrt(xs * xs + ys * ys)  # a radial gradient's cone, which a quadratic only approximates
+    surfaces = [np.ones_like(xs), xs, ys, xs * xs, ys * ys, xs * ys, radius]
+    design = np.stack(surfaces, axis=-1).reshape(-1, len(surfaces))
     values = array.reshape(-1, array.shape[-1])
     coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
     residual = (values - design @ coefficients).reshape(array.shape)

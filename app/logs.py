@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 import time
-from typing import TextIO
+from types import TracebackType
+from typing import Any, TextIO
 
 APP_LOGGER = "app"
 
@@ -61,3 +64,79 @@ def configure_logging(level: str) -> logging.Logger:
     logger.setLevel(level.upper())
     logger.propagate = False  # the root logger's plain-text handler would print each line twice
     return logger
+
+
+class StartupFailure(logging.Filter):
+    """uvicorn's lifespan failure as one line, "startup failed: <why>", without the traceback.
+
+    uvicorn logs a failed start as a traceback and then "Application startup failed. Exiting.";
+    the exception's message already says which file and why (the model loader writes it so).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "Application startup failed. Exiting.":
+            return False
+        if str(record.msg).startswith("Exception in 'lifespan' protocol") and record.exc_info:
+            error = record.exc_info[1]
+            record.msg, record.args = "startup failed: %s", (error,)
+            record.fields = {"error": type(error).__name__}  # type: ignore[attr-defined]
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def uvicorn_log_config(level: str) -> dict[str, Any]:
+    """logging.config.dictConfig for uvicorn: its own lines (errors, start, stop) as JSON on stderr.
+
+    Python warnings and the root logger go the same way, so the server writes nothing but JSON lines.
+    """
+    handler = {"class": "app.logs.JsonHandler", "filters": ["startup"]}
+    quiet = {"handlers": ["json"], "level": level.upper(), "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"startup": {"()": "app.logs.StartupFailure"}},
+        "handlers": {"json": handler},
+        "root": {"handlers": ["json"], "level": "WARNING"},
+        "loggers": {"uvicorn": quiet, "uvicorn.error": quiet, "uvicorn.access": quiet, "py.warnings": quiet},
+    }
+
+
+def log_uncaught(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+    """sys.excepthook: an exception nobody caught, as one JSON line."""
+    logging.getLogger(APP_LOGGER).critical(
+        "uncaught %s: %s", kind.__name__, error, exc_info=(kind, error, traceback)
+    )
+
+
+class JsonStderr:
+    """Everything written to file descriptor 2 comes out as JSON lines, native libraries' lines too.
+
+    LiteRT's C++ code prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to
+    the descriptor, past Python's logging. Descriptor 2 becomes a pipe (inherited by the workers);
+    a thread passes JSON lines through and wraps any other line as {"level": "INFO", "logger":
+    "stderr", "message": <the line>}. `close()` restores the descriptor and drains the pipe.
+    """
+
+    def __init__(self) -> None:
+        sys.stderr.flush()
+        self.target = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        self.thread = threading.Thread(target=self.relay, args=(read_end,), name="json-stderr", daemon=True)
+        self.thread.start()
+
+    def relay(self, read_end: int) -> None:
+        formatter = JsonFormatter()
+        with os.fdopen(read_end, "rb") as lines, os.fdopen(self.target, "wb", buffering=0) as out:
+            for line in lines:
+                text = line.decode("utf-8", "replace").rstrip("\n")
+                if not text.startswith("{"):
+                    record = logging.LogRecord("stderr", logging.INFO, "", 0, text, (), None)
+                    text = formatter.format(record)
+                out.write(text.encode() + b"\n")
+
+    def close(self) -> None:
+        sys.stderr.flush()
+        os.dup2(self.target, 2)  # the pipe's last writer in this process goes: the relay reads to its end
+        self.thread.join(timeout=5)
