@@ -39,4 +39,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/health', timeout=2)"]
 # SIGTERM (also the default): uvicorn stops accepting, finishes in-flight requests, then exits.
 STOPSIGNAL SIGTERM
+# The one run command: uvicorn with the guarded protocol (app/server.py) and every server limit from the
+# environment (defaults: MAX_HEADER_BYTES=32768 MAX_HEADER_FIELDS=100 HEADER_TIMEOUT=10 BODY_TIMEOUT=10
+# KEEP_ALIVE_TIMEOUT=5 GRACEFUL_SHUTDOWN_TIMEOUT=20); every line it writes is JSON.
 CMD ["python3", "-m", "app"]
