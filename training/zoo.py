@@ -234,7 +234,7 @@ def _nesterov_linear(
 
 
 FINAL_EPOCHS = 24
-COMPACT_EPOCHS = 32
+COMPACT_EPOCHS = 22
 
 ZOO: dict[str, Recipe] = {
     "mlp": Recipe(mlp, _adam, epochs=10),
@@ -262,7 +262,7 @@ ZOO: dict[str, Recipe] = {
         label_smoothing=0.2,
         open_set=True,
         erasing=0.0,
-        validation_freq=4,
+        validation_freq=2,
     ),
 }
 
