@@ -67,19 +67,24 @@ def configure_logging(level: str) -> logging.Logger:
 
 
 class StartupFailure(logging.Filter):
-    """uvicorn's lifespan failure as one line, "startup failed: <why>", without the traceback.
+    """A failed start as one line, "startup failed: <error>: <why>", without the traceback.
 
-    uvicorn logs a failed start as a traceback and then "Application startup failed. Exiting.";
-    the exception's message already says which file and why (the model loader writes it so).
+    Starlette hands uvicorn the lifespan's traceback as text, which uvicorn logs, followed by
+    "Application startup failed. Exiting."; the exception's message already says which file and
+    why (the model loader writes it so), so the traceback's last line is the whole story.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.getMessage() == "Application startup failed. Exiting.":
+        message = str(record.msg)
+        if message == "Application startup failed. Exiting.":
             return False
-        if str(record.msg).startswith("Exception in 'lifespan' protocol") and record.exc_info:
-            error = record.exc_info[1]
-            record.msg, record.args = "startup failed: %s", (error,)
-            record.fields = {"error": type(error).__name__}  # type: ignore[attr-defined]
+        if record.name == "uvicorn.error" and message.startswith(("Traceback", "Exception in 'lifespan'")):
+            if record.exc_info and record.exc_info[1] is not None:
+                error = record.exc_info[1]
+                last = f"{type(error).__module__}.{type(error).__qualname__}: {error}"
+            else:
+                last = message.rstrip().splitlines()[-1]
+            record.msg, record.args = "startup failed: %s", (last,)
             record.exc_info, record.exc_text = None, None
         return True
 
