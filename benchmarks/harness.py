@@ -29,6 +29,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from app.config import get_settings
+from app.model import resolve_version_dir
 from benchmarks.uploads import Upload
 from benchmarks.uvicorn_process import free_port, running_process
 
@@ -272,12 +274,29 @@ class Goal:
     check: float | None = None
 
 
-def add_goal_arguments(parser: argparse.ArgumentParser, goals: Sequence[Goal]) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser, kind: str, writes_nothing: str) -> None:
+    """--model-dir and --out, as every benchmark takes them."""
+    parser.add_argument("--model-dir", type=Path, help="a version directory; default: the service's choice")
     parser.add_argument(
-        "--check",
-        action="store_true",
-        help="short run that judges only the goals stable on any machine; exit 1 when one fails",
+        "--out",
+        type=Path,
+        help=f"results JSON (default: a new dated file in benchmarks/results/{kind}/; "
+        f"{writes_nothing} write none unless given)",
     )
+
+
+def chosen_model_dir(model_dir: Path | None) -> Path:
+    """The version directory to serve: the one given, else the one the service would choose."""
+    settings = get_settings()
+    return (model_dir or resolve_version_dir(settings.model_dir, settings.model_version)).resolve()
+
+
+def add_goal_arguments(
+    parser: argparse.ArgumentParser,
+    goals: Sequence[Goal],
+    check_help: str = "short run that judges only the goals stable on any machine; exit 1 when one fails",
+) -> None:
+    parser.add_argument("--check", action="store_true", help=check_help)
     parser.add_argument(
         "--goal",
         action="append",

@@ -41,15 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.config import REPO_ROOT, get_settings
+from app.config import REPO_ROOT
 from app.imaging import encode_png
-from app.model import resolve_version_dir
 from benchmarks.harness import (
     COULD_NOT_RUN,
     EXIT_COULD_NOT_RUN,
     BenchmarkError,
     Goal,
     Server,
+    add_run_arguments,
+    chosen_model_dir,
     dated_results_path,
     exit_status,
     judge,
@@ -548,18 +549,13 @@ def parse_args(argv: list[str] | None = None) -> Plan:
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s; judges only RSS and errors")
     parser.add_argument("--duration", type=float, help="seconds per wrk run (default 10; --quick 2)")
     parser.add_argument("--rounds", type=int, help="runs of each server (default 3; --quick 1)")
-    parser.add_argument("--model-dir", type=Path, help="a version directory; default: the service's choice")
-    parser.add_argument(
-        "--out", type=Path, help="results JSON (default: benchmarks/results/peers/<UTC time>.json)"
-    )
+    add_run_arguments(parser, "peers", "--quick runs")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/performance.md alone")
     parser.add_argument(
         "--goal", action="append", default=[], metavar="KEY=VALUE", help="replace a goal's target"
     )
     args = parser.parse_args(argv)
     peers = args.peers or (QUICK_PEERS if args.quick else ["all"])
-    settings = get_settings()
-    model_dir = (args.model_dir or resolve_version_dir(settings.model_dir, settings.model_version)).resolve()
     full = not args.quick
     return Plan(
         peers=tuple(PEERS) if "all" in peers else tuple(peers),
@@ -567,7 +563,7 @@ def parse_args(argv: list[str] | None = None) -> Plan:
         rounds=args.rounds or (3 if full else 1),
         warmup_s=2 if full else 1,
         quick=args.quick,
-        model_dir=model_dir,
+        model_dir=chosen_model_dir(args.model_dir),
         out=args.out or (dated_results_path("peers") if full else None),
         docs=DOCS if full and not args.no_docs else None,
         goals=with_overrides(GOALS, args.goal),

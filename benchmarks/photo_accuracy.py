@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from app.config import get_settings
 from app.imaging import encode_png
-from app.model import resolve_version_dir
 from benchmarks.harness import (
     COULD_NOT_RUN,
     EXIT_COULD_NOT_RUN,
     Goal,
     add_goal_arguments,
+    add_run_arguments,
+    chosen_model_dir,
     dated_results_path,
     exit_status,
     judge,
@@ -60,6 +60,7 @@ GOALS = (
     Goal("ratio", "photo accuracy >= 0.97 x native accuracy", 0.97, check=0.97),
     Goal("errors", "every /predict answered 200", 0.0, at_most=True, check=0.0),
 )
+FULL_COUNT = 1000
 NO_ANSWER = {"class_id": -1, "preprocess": "error"}  # what a failed request counts as
 
 
@@ -158,28 +159,24 @@ def run(count: int, seed: int, split: str, model_dir: Path, goals: list[Goal], c
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.photo_accuracy", description=__doc__)
-    parser.add_argument("--count", type=int, default=1000, help="images drawn from the split (default 1000)")
+    parser.add_argument(
+        "--count", type=int, default=FULL_COUNT, help="images drawn from the split (default 1000)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="which images, and their photos")
     parser.add_argument("--split", choices=("test", "train"), default="test")
-    parser.add_argument("--model-dir", type=Path, help="a version directory; default: the service's choice")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="results JSON (default: a new dated file in benchmarks/results/photo_accuracy/; "
-        "--check writes none unless given)",
-    )
-    add_goal_arguments(parser, GOALS)
+    add_run_arguments(parser, "photo_accuracy", "--check and a run with --count below 1000")
+    add_goal_arguments(parser, GOALS, "judge both goals (they hold on any machine); exit 1 when one fails")
     args = parser.parse_args(argv)
-    settings = get_settings()
-    model_dir = args.model_dir or resolve_version_dir(settings.model_dir, settings.model_version)
+    model_dir = chosen_model_dir(args.model_dir)
     goals = with_overrides(GOALS, args.goal)
     try:
-        report = run(args.count, args.seed, args.split, model_dir.resolve(), goals, args.check)
+        report = run(args.count, args.seed, args.split, model_dir, goals, args.check)
     except COULD_NOT_RUN as error:
         print(f"the benchmark could not run: {error}", file=sys.stderr)
         return EXIT_COULD_NOT_RUN
     print_summary(report)
-    out = args.out or (None if args.check else dated_results_path("photo_accuracy"))
+    quoted = not args.check and args.count >= FULL_COUNT  # smaller runs are smoke runs
+    out = args.out or (dated_results_path("photo_accuracy") if quoted else None)
     if out:
         write_results(report, out)
     return exit_status(report["goals"])

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.config import REPO_ROOT, get_settings
-from app.model import load_classifier, resolve_version_dir
+from app.config import REPO_ROOT
+from app.model import load_classifier
 from app.preprocessing import prepare_batch
 from benchmarks.harness import (
     CONNECTIONS,
@@ -44,6 +44,8 @@ from benchmarks.harness import (
     Goal,
     Server,
     add_goal_arguments,
+    add_run_arguments,
+    chosen_model_dir,
     dated_results_path,
     disturbed_runs,
     exit_status,
@@ -325,18 +327,11 @@ def parse_args(argv: list[str] | None = None) -> Plan:
     add_goal_arguments(parser, GOALS)
     parser.add_argument("--duration", type=float, help="seconds per measured wrk run (default 15; --check 3)")
     parser.add_argument("--tutorial-duration", type=float, default=10, help="seconds per tutorial run")
-    parser.add_argument("--model-dir", type=Path, help="a version directory; default: the service's choice")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="results JSON (default: a new dated file in benchmarks/results/serving/; "
-        "--check and --smoke write none unless given)",
-    )
+    add_run_arguments(parser, "serving", "--check and --smoke")
     args = parser.parse_args(argv)
     if args.smoke and args.check:
         parser.error("--smoke and --check are two different runs: choose one")
-    settings = get_settings()
-    model_dir = (args.model_dir or resolve_version_dir(settings.model_dir, settings.model_version)).resolve()
+    model_dir = chosen_model_dir(args.model_dir)
     goals = with_overrides(GOALS, args.goal)
     if args.smoke:
         return Plan("smoke", 1, 1, 0, 0.2, 1, ("service", "ceiling"), model_dir, args.out, goals)
