@@ -286,7 +286,7 @@ def test_many_idle_connections_are_dropped_and_health_still_answers(server: Serv
 
 
 def test_sigterm_with_a_trickling_upload_answers_complete_requests_and_exits_within_30_s() -> None:
-    photos = [("files", (f"{i}.jpg", hostile_files.photo_jpeg(800, seed=i))) for i in range(6)]
+    photos = [("files", (f"{i}.jpg", hostile_files.photo_jpeg(1000, seed=i))) for i in range(8)]
     with serving() as running:
         trickle = threading.Thread(
             target=seconds_until_closed,
@@ -295,20 +295,23 @@ def test_sigterm_with_a_trickling_upload_answers_complete_requests_and_exits_wit
             daemon=True,
         )
         trickle.start()
-        time.sleep(1)
-        with ThreadPoolExecutor(1) as pool:
-            in_flight = pool.submit(
-                lambda: httpx.post(f"{running.url}/predict/batch", files=photos, timeout=60)
-            )
-            time.sleep(0.3)  # the batch is complete and being prepared
+        request = httpx.Request("POST", f"{running.url}/predict/batch", files=photos)
+        head = b"POST /predict/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        head += b"".join(f"{k}: {v}\r\n".encode() for k, v in request.headers.items() if k.lower() != "host")
+        with socket.create_connection(("127.0.0.1", running.port), timeout=60) as connection:
+            connection.sendall(head + b"\r\n" + request.read())  # complete: now in flight
+            time.sleep(0.2)
             started = time.monotonic()
             running.process.send_signal(signal.SIGTERM)
-            answer = in_flight.result()
-        assert answer.status_code == 200 and len(answer.json()["results"]) == 6
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+        assert len(json.loads(answer.partition(b"\r\n\r\n")[2])["results"]) == 8
         running.process.wait(timeout=40)
         exited_after = time.monotonic() - started
         assert exited_after < 30, exited_after
-        assert running.process.returncode == 0
+        assert running.process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
         for line in running.lines():
             json.loads(line)
 
