@@ -48,9 +48,20 @@ function renderBars(probabilities, classId) {
   });
 }
 
+// When the service says the image is not a garment, say so plainly instead of naming a class.
+function verdict(body) {
+  if (body.is_garment !== false) return body.label;
+  return body.reason === "no_object" ? "Nothing found in the image" : "This does not look like a garment";
+}
+
 function renderPrediction(body, blob) {
-  $("label").textContent = body.label;
-  $("confidence").textContent = `${percent(body.confidence)} confident`;
+  const abstains = body.is_garment === false;
+  const score = body.garment_score == null ? "" : ` · garment score ${percent(body.garment_score)}`;
+  $("label").textContent = verdict(body);
+  $("label").classList.toggle("abstain", abstains);
+  $("confidence").textContent = abstains
+    ? `(nearest class: ${body.label}, ${percent(body.confidence)})${score}`
+    : `${percent(body.confidence)} confident${score}`;
   $("mode").textContent = body.preprocess;
   $("model-input").src = `data:image/png;base64,${body.input_png}`;
   if (previewUrl) URL.revokeObjectURL(previewUrl);
@@ -90,7 +101,9 @@ async function classify(blob, name) {
     showError(errorMessage(response.status, body));
     return;
   }
-  $("status").textContent = `${name}: ${body.label}, ${percent(body.confidence)}`;
+  $("status").textContent = body.is_garment === false
+    ? `${name}: ${verdict(body)}`
+    : `${name}: ${body.label}, ${percent(body.confidence)}`;
   renderPrediction(body, blob);
 }
 
