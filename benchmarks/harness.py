@@ -39,7 +39,7 @@ RESULTS_DIR = Path(__file__).with_name("results")
 CONNECTIONS = 16
 WRK_THREADS = 2
 OTHER_CORES_WARNING = 0.1  # CPU used by anything else during a run above this: its figures are disturbed
-MEMORY_SAMPLE_S = 0.25
+MEMORY_SAMPLE_S = 0.5
 EXIT_PASS, EXIT_GOAL_FAILED, EXIT_COULD_NOT_RUN = 0, 1, 2
 
 
