@@ -25,6 +25,20 @@ logger = logging.getLogger("app")
 RETRY_AFTER_S = 5  # the Retry-After of a 503 for a request that ran out of memory
 
 
+API_DESCRIPTION = """Classifies garment images into the ten Fashion-MNIST classes, and says when an image
+does not look like a garment (`is_garment`, `garment_score`, `reason` in every prediction).
+
+Three front doors over one prediction path (docs/protocols.md says which to pick):
+
+- **native**: `curl -F file=@boot.png http://127.0.0.1:8000/predict`
+  (or `/models/{name}[/versions/{v}]/predict`)
+- **KServe Open Inference Protocol v2**: `/v2/models/{name}[/versions/{v}]/infer`, FP32 `image` [N, 28, 28, 1]
+  or BYTES `image_bytes` (encoded files), JSON or the binary tensor extension, classification extension;
+  `tritonclient.http.InferenceServerClient("127.0.0.1:8000").infer("fashion-mnist", [input])`
+- **TensorFlow Serving REST v1**:
+  `curl -d '{"instances": [{"b64": "..."}]}' http://127.0.0.1:8000/v1/models/fashion-mnist:predict`
+"""
+
 # Routes that take several images in one body get the batch limit (MAX_BATCH_UPLOAD_BYTES).
 MANY_IMAGE_ROUTES = ("/predict/batch", "/infer", ":predict")
 
@@ -56,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Fashion-MNIST classifier",
         version="1.0.0",
-        description="Classifies garment images into the ten Fashion-MNIST classes.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = settings
