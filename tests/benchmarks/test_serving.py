@@ -3,47 +3,29 @@ exit status says whether they passed (0), one failed (1) or the benchmark could 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from app.config import REPO_ROOT
+from tests.benchmarks.runs import goals_where, read_report, run_benchmark
 
 STABLE_GOALS = {"ideal_png", "ideal_jpeg", "tutorial_png", "rss", "batch", "errors"}
-
-
-def run_serving(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    """`python -m benchmarks.serving ARGS` from the repository root, whatever its exit status."""
-    command = [sys.executable, "-m", "benchmarks.serving", *args]
-    return subprocess.run(
-        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def failed_goals(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [goal for goal in report["goals"] if goal["pass"] is False]
 
 
 @pytest.mark.slow
 def test_check_run_passes_the_goals_that_hold_on_any_machine(tmp_path: Path) -> None:
     out = tmp_path / "serving.json"
-    finished = run_serving("--check", "--out", str(out), timeout=900)
-    assert out.exists(), finished.stdout + finished.stderr
-    report = json.loads(out.read_text())
-    assert finished.returncode == 0 and failed_goals(report) == [], failed_goals(report) or finished.stderr
-    judged = {goal["key"] for goal in report["goals"] if goal["pass"] is not None}
-    assert judged >= STABLE_GOALS, judged
+    finished = run_benchmark("benchmarks.serving", "--check", "--out", str(out), timeout=900)
+    report = read_report(out, finished)
+    assert goals_where(report, False) == set() and finished.returncode == 0, report["goals"]
+    assert goals_where(report, True) >= STABLE_GOALS
 
 
 def test_smoke_run_measures_service_and_ceiling_and_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "serving.json"
-    finished = run_serving("--smoke", "--out", str(out), timeout=300)
+    finished = run_benchmark("benchmarks.serving", "--smoke", "--out", str(out), timeout=300)
+    report = read_report(out, finished)
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    report = json.loads(out.read_text())
     assert set(report["servers"]) == {"service", "ceiling"}
     service = report["servers"]["service"]
     assert set(service["runs"]) == {"png", "jpeg", "batch"}
@@ -52,11 +34,13 @@ def test_smoke_run_measures_service_and_ceiling_and_writes_results(tmp_path: Pat
         for run in server["runs"].values():
             assert run["requests"] > 0 and run["errors"] == 0
     assert report["litert"]["batch_1"]["seconds_per_image"] > 0
-    assert {goal["key"] for goal in report["goals"] if goal["pass"] is True} == {"rss", "errors"}
+    assert goals_where(report, True) == {"rss", "errors"}
 
 
 def test_a_failed_goal_makes_the_benchmark_exit_1(tmp_path: Path) -> None:
     out = tmp_path / "serving.json"
-    finished = run_serving("--smoke", "--goal", "rss=1", "--out", str(out), timeout=300)  # 1 MB: impossible
-    assert finished.returncode == 1, finished.stdout + finished.stderr
-    assert [goal["key"] for goal in failed_goals(json.loads(out.read_text()))] == ["rss"]
+    # A worker in 1 MB: a goal no run can meet.
+    finished = run_benchmark(
+        "benchmarks.serving", "--smoke", "--goal", "rss=1", "--out", str(out), timeout=300
+    )
+    assert finished.returncode == 1 and goals_where(read_report(out, finished), False) == {"rss"}
