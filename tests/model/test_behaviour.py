@@ -1,7 +1,8 @@
 """Behavioural tests of the shipped model (Made-With-ML's tests/model): invariance, minimum
 functionality and direction, on test images through LiteRT and the service's own preparation.
 
-The bars are set for the shipped model (94.0% test accuracy).
+The bars are set a little below what the served version (MODEL_VERSION, else the highest) measures;
+each version's own accuracy is pinned in test_shipped_model.py.
 """
 
 from __future__ import annotations
