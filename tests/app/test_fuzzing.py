@@ -4,7 +4,7 @@ Both are property-based and bounded (a few hundred examples, seconds). The prope
 upload either becomes a (28, 28) uint8 image or raises one of our ImageError subclasses (a 4xx),
 and no request the schema allows, or nearly allows, is answered with a 5xx.
 
-What that proves: app/imaging.py turns any exception raised while Pillow opens or decodes a file
+What that proves: app/decoding.py turns any exception raised while Pillow opens or decodes a file
 into InvalidImage (its plugins raise many types on junk), so "a 4xx" is true by construction at
 that step, even for a bug; the evidence is about everything after it (EXIF, transparency, 16-bit,
 the photo preparation, the API's validation and error mapping), where an unexpected exception
