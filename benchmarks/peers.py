@@ -94,7 +94,6 @@ class Peer:
 
 
 MLSERVER_ENV = {"MLSERVER_HOST": "127.0.0.1", "MLSERVER_HTTP_PORT": "{port}"}
-MLSERVER_BATCHING = {"MLSERVER_MODEL_MAX_BATCH_SIZE": "16", "MLSERVER_MODEL_MAX_BATCH_TIME": "0.005"}
 LITSERVE = ("{bin}/python", "-m", "benchmarks.peer_servers.litserve_app", "{port}")
 BENTOML = ("{bin}/bentoml", "serve", "benchmarks.peer_servers.bentoml_service:FashionMnist")
 BENTOML += ("--host", "127.0.0.1", "--port", "{port}")
@@ -154,10 +153,10 @@ PEERS = {
             "mlserver",
             "mlserver",
             "MLServer custom runtime, OIP v2, base64 BYTES, adaptive batching (16, 5 ms)",
-            ("{bin}/mlserver", "start", str(PEER_DIR / "mlserver_model")),
+            ("{bin}/mlserver", "start", str(PEER_DIR / "mlserver_model_batch")),
             f"/v2/models/{MODEL_NAME}/ready",
             "oip-v2",
-            MLSERVER_ENV | MLSERVER_BATCHING,
+            MLSERVER_ENV,
         ),
         Peer(
             "bentoml",

@@ -1,11 +1,13 @@
 """MLServer: a custom inference runtime (`mlserver.MLModel`), Open Inference Protocol v2.
 
-    mlserver start benchmarks/peer_servers/mlserver_model   # model-settings.json names this class
+    mlserver start benchmarks/peer_servers/mlserver_model         # model-settings.json names this class
+    mlserver start benchmarks/peer_servers/mlserver_model_batch   # the same with adaptive batching
 
 POST /v2/models/fashion-mnist/infer with one BYTES input holding the PNG, base64-encoded (content
 type `base64`, MLServer's codec for binary data). MLServer runs the model in a separate inference
-worker process by default (parallel_workers 1); its adaptive batching is switched on by the
-benchmark's environment (MLSERVER_MODEL_MAX_BATCH_SIZE / _TIME) for the batching variant.
+worker process by default (parallel_workers 1). Adaptive batching is set in model-settings.json
+(max_batch_size 16, max_batch_time 5 ms): MLServer reads MLSERVER_MODEL_* variables only for a
+model that has no such file.
 """
 
 from __future__ import annotations
