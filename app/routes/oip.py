@@ -72,6 +72,13 @@ async def model_ready(models: ModelsDep, name: str, version: str | None = None) 
     return {"name": name, "version": str(classifier.version), "ready": True}
 
 
+INFER_RESPONSES: dict[int | str, dict[str, object]] = {
+    **ERRORS,
+    200: {
+        "description": "the outputs: JSON, or a JSON header followed by binary tensors",
+        "content": {"application/json": {"schema": {"type": "object"}}, "application/octet-stream": {}},
+    },
+}
 INFER_BODY = {
     "requestBody": {
         "description": "an inference request (JSON), or its JSON header followed by binary tensors",
@@ -80,11 +87,11 @@ INFER_BODY = {
 }
 
 
-@router.post("/models/{name}/infer", summary="Inference", responses=ERRORS, openapi_extra=INFER_BODY)
+@router.post("/models/{name}/infer", summary="Inference", responses=INFER_RESPONSES, openapi_extra=INFER_BODY)
 @router.post(
     "/models/{name}/versions/{version}/infer",
     summary="Inference (one version)",
-    responses=ERRORS,
+    responses=INFER_RESPONSES,
     openapi_extra=INFER_BODY,
 )
 async def infer(

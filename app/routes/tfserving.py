@@ -36,20 +36,8 @@ def resolve(models: ModelRepository, name: str, version: str | None) -> Classifi
     return models.get(name, None if version is None else version_number(version))
 
 
-@router.get("/{name}", summary="Model status", responses=ERRORS)
-@router.get("/{name}/versions/{version}", summary="Model status (one version)", responses=ERRORS)
-async def model_status(models: ModelsDep, name: str, version: str | None = None) -> dict[str, object]:
-    classifier = resolve(models, name, version)
-    versions = sorted(models.models().get(name, {})) if version is None else [classifier.version]
-    return tfserving.version_status(versions)
-
-
-@router.get("/{name}/metadata", summary="Model metadata", responses=ERRORS)
-@router.get("/{name}/versions/{version}/metadata", summary="Model metadata (one version)", responses=ERRORS)
-async def model_metadata(models: ModelsDep, name: str, version: str | None = None) -> dict[str, object]:
-    return tfserving.metadata(resolve(models, name, version))
-
-
+# :predict first: the status routes' {name} and {version} would also match "x:predict", and the router
+# answers an unsupported method with the Allow header of the first route whose path matches.
 @router.post("/{name}:predict", summary="Predict", responses=ERRORS, openapi_extra=PREDICT_BODY)
 @router.post(
     "/{name}/versions/{version}:predict",
@@ -71,3 +59,17 @@ async def predict(
         predictions = all_or_error(outcomes)
     request.state.outcomes = predictions
     return tfserving.predict_response(body, predictions)
+
+
+@router.get("/{name}", summary="Model status", responses=ERRORS)
+@router.get("/{name}/versions/{version}", summary="Model status (one version)", responses=ERRORS)
+async def model_status(models: ModelsDep, name: str, version: str | None = None) -> dict[str, object]:
+    classifier = resolve(models, name, version)
+    versions = sorted(models.models().get(name, {})) if version is None else [classifier.version]
+    return tfserving.version_status(versions)
+
+
+@router.get("/{name}/metadata", summary="Model metadata", responses=ERRORS)
+@router.get("/{name}/versions/{version}/metadata", summary="Model metadata (one version)", responses=ERRORS)
+async def model_metadata(models: ModelsDep, name: str, version: str | None = None) -> dict[str, object]:
+    return tfserving.metadata(resolve(models, name, version))
