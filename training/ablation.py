@@ -40,7 +40,7 @@ def validation_accuracy(model: keras.Model, x_val: np.ndarray, y_val: np.ndarray
 
 def ablate(base: TrainConfig, data: FashionMNIST, out: Path, variants: list[str] | None = None) -> list[dict]:
     """Train every variant; write out/ablation.json and out/ablation.md; return the rows."""
-    train_idx, val_idx = split_indices(base, len(data.x_train))
+    train_idx, val_idx = split_indices(base, data)
     x_val, y_val = data.x_train[val_idx], data.y_train[val_idx]
     rows = []
     for name in variants or list(VARIANTS):

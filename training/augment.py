@@ -48,10 +48,10 @@ def random_erasing(
 
 
 def augment(
-    images: tf.Tensor, labels: tf.Tensor, erasing: float = ERASE_PROBABILITY
+    images: tf.Tensor, labels: tf.Tensor, erasing: float = ERASE_PROBABILITY, flip: bool = True
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """The full training augmentation, applied to a batch (erasing off when its probability is 0)."""
-    images = random_shift(random_flip(images))
+    images = random_shift(random_flip(images) if flip else images)
     if erasing > 0:
         images = random_erasing(images, erasing)
     return images, labels

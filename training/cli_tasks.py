@@ -8,7 +8,7 @@ from pathlib import Path
 from app.imaging import ImageError, prepare_image
 from app.model import Classifier, load_classifier, resolve_version_dir
 from app.preprocessing import prepare_batch
-from training.data import load_fashion_mnist
+from training.datasets import get_dataset
 from training.evaluate import classification_metrics, format_report
 
 
@@ -18,12 +18,19 @@ def load_version(models_root: Path, version: int | None) -> Classifier:
 
 
 def evaluate_version(
-    models_root: Path, version: int | None, out: Path | None, data_dir: str | None
+    models_root: Path,
+    version: int | None,
+    out: Path | None,
+    data_dir: str | None,
+    dataset: str = "fashion-mnist",
 ) -> dict[str, object]:
     """Test-set metrics of an exported model.tflite, independently of its metadata."""
     classifier = load_version(models_root, version)
-    data = load_fashion_mnist(data_dir)
-    metrics = classification_metrics(classifier.predict_pixels(data.x_test), data.y_test)
+    spec = get_dataset(dataset)
+    if classifier.labels != list(spec.labels):
+        raise ValueError(f"{classifier.directory} is not a {spec.name} model: labels {classifier.labels}")
+    data, names = spec.load(data_dir), spec.labels
+    metrics = classification_metrics(classifier.predict_pixels(data.x_test), data.y_test, names)
     print(f"{classifier.directory}:")
     print(format_report(metrics, "test"))
     if out:
@@ -31,7 +38,7 @@ def evaluate_version(
 
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-        plot_confusion(metrics["confusion_matrix"], out / "confusion_matrix.png")  # type: ignore[arg-type]
+        plot_confusion(metrics["confusion_matrix"], out / "confusion_matrix.png", names=names)  # type: ignore[arg-type]
         print(f"written to {out}")
     return metrics
 

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from app.preprocessing import prepare_batch
-from training.data import FashionMNIST
+from training.data import ImageDataset
 from training.plots import plot_box, plot_fold_curves
 from training.train import TrainConfig, default_config, fit
 
@@ -43,7 +43,7 @@ def kfold_indices(count: int, folds: int, seed: int) -> list[tuple[np.ndarray, n
     return [(np.concatenate(parts[:k] + parts[k + 1 :]), parts[k]) for k in range(folds)]
 
 
-def cross_validate(config: TrainConfig, data: FashionMNIST, folds: int) -> tuple[CVResult, keras.Model]:
+def cross_validate(config: TrainConfig, data: ImageDataset, folds: int) -> tuple[CVResult, keras.Model]:
     """Train a fresh model per fold on the other folds; score it on the held-out fold (final weights)."""
     count = config.subset or len(data.x_train)
     x, y = data.x_train[:count], data.y_train[:count]
@@ -112,13 +112,14 @@ def inference_ms(model: keras.Model, repeats: int = 500) -> float:
 
 def compare(
     names: list[str],
-    data: FashionMNIST,
+    data: ImageDataset,
     folds: int,
     epochs: int | None,
     subset: int | None,
     seed: int,
     out: Path,
     command: str = "",
+    dataset: str = "fashion-mnist",
 ) -> list[CVResult]:
     """Cross-validate each model with the same folds; write a Markdown table and a box plot.
 
@@ -126,7 +127,7 @@ def compare(
     """
     results = []
     for name in names:
-        config = default_config(name, epochs=epochs, subset=subset, seed=seed)
+        config = default_config(name, dataset, epochs=epochs, subset=subset, seed=seed)
         result, model = cross_validate(config, data, folds)
         result.inference_ms = inference_ms(model)
         write_cv(result, out)

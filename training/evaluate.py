@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from app.preprocessing import LABELS, NUM_CLASSES
@@ -47,8 +49,10 @@ def reliability_bins(
     return out
 
 
-def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, object]:
-    """Everything we report about one split."""
+def classification_metrics(
+    probabilities: np.ndarray, labels: np.ndarray, names: Sequence[str] = LABELS
+) -> dict[str, object]:
+    """Everything we report about one split; `names` are the class names, in class-id order."""
     labels = np.asarray(labels, dtype=np.int64)
     predicted = probabilities.argmax(axis=1)
     matrix = confusion_matrix(labels, predicted)
@@ -63,7 +67,7 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dic
         "ece": expected_calibration_error(probabilities, labels),
         "count": int(len(labels)),
         "per_class": {
-            LABELS[c]: {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c])}
+            names[c]: {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c])}
             for c in range(NUM_CLASSES)
         },
         "confusion_matrix": matrix.tolist(),

@@ -27,13 +27,11 @@ from app.model_version import (
     make_references,
     sha256_file,
 )
-from app.preprocessing import INPUT_SPEC, LABELS, PREPROCESSING, prepare_batch
-from training.data import load_fashion_mnist, train_val_split
+from app.preprocessing import PREPROCESSING, prepare_batch
+from training.datasets import get_dataset
 from training.evaluate import classification_metrics, fit_temperature, reliability_bins
 from training.open_world import evaluate_open_world, tune_threshold
 from training.report import write_open_world_section, write_report
-
-MODEL_NAME = "fashion-mnist"
 
 
 @keras.saving.register_keras_serializable(package="fashion_mnist")
@@ -54,12 +52,12 @@ def averaged_logits(logits_model: keras.Model, flip_tta: bool) -> keras.Model:
     return keras.Model(inputs, logits, name="logits")
 
 
-def calibrated_model(logits_model: keras.Model, temperature: float) -> keras.Model:
+def calibrated_model(logits_model: keras.Model, temperature: float, name: str) -> keras.Model:
     """(N, 28, 28, 1) -> softmax(logits / T): the served model."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     logits = logits_model(inputs, training=False)
     scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature")(logits)
-    return keras.Model(inputs, keras.layers.Softmax(name="probabilities")(scaled), name=MODEL_NAME)
+    return keras.Model(inputs, keras.layers.Softmax(name="probabilities")(scaled), name=name)
 
 
 def choose_flip_tta(
@@ -92,7 +90,7 @@ def to_tflite(model: keras.Model) -> bytes:
 def check_conversion(model: keras.Model, classifier: Classifier, images: np.ndarray) -> float:
     """Largest probability difference between Keras and LiteRT on some images; fails loudly if large."""
     expected = model.predict(prepare_batch(images), batch_size=512, verbose=0)
-    difference = float(np.abs(classifier.predict_pixels(images) - expected).max())
+    difference = float(np.abs(classifier.predict(prepare_batch(images)) - expected).max())  # every column
     if not difference < 1e-4:
         raise RuntimeError(f"LiteRT output differs from Keras by {difference}")
     return difference
@@ -122,9 +120,9 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def is_open_set(logits_model: keras.Model) -> bool:
+def is_open_set(logits_model: keras.Model, labels: tuple[str, ...]) -> bool:
     """A model with one output more than there are labels has the "not a known object" class."""
-    return int(logits_model.output_shape[-1]) == len(LABELS) + 1
+    return int(logits_model.output_shape[-1]) == len(labels) + 1
 
 
 def open_set_metadata(tuning: dict[str, object], open_world: dict[str, object]) -> dict[str, object]:
@@ -145,20 +143,30 @@ def open_set_metadata(tuning: dict[str, object], open_world: dict[str, object]) 
 
 
 def export_version(
-    run_dir: Path, models_root: Path, data_dir: str | None = None, command: str = "", flip_tta: str = "auto"
+    run_dir: Path,
+    models_root: Path | None,
+    data_dir: str | None = None,
+    command: str = "",
+    flip_tta: str = "auto",
 ) -> Path:
     """Calibrate on validation, convert, evaluate the LiteRT model on validation and test, write a version."""
     run = json.loads((run_dir / "run.json").read_text())
     history = json.loads((run_dir / "history.json").read_text())
     config = run["config"]
-    data = load_fashion_mnist(data_dir)
-    _, val_idx = train_val_split(len(data.x_train), config["val_size"], config["seed"])
+    spec = get_dataset(config.get("dataset", "fashion-mnist"))  # runs before --dataset were garments
+    models_root = models_root or Path("models") / spec.name
+    data = spec.load(data_dir)
+    _, val_idx = data.train_val_split(config["val_size"], config["seed"])
     x_val, y_val = data.x_train[val_idx], data.y_train[val_idx]
 
-    logits_model = keras.models.load_model(run_dir / KERAS_FILE)
+    logits_model = keras.models.load_model(run_dir / KERAS_FILE, compile=False)  # the optimizer is not needed
+    if not spec.mirror_invariant:  # a mirrored digit is another digit, or none
+        if flip_tta == "on":
+            raise ValueError(f"{spec.name}: a mirrored image changes class; no flip averaging")
+        flip_tta = "off"
     use_flip, val_logits = choose_flip_tta(logits_model, x_val, y_val, flip_tta)
     temperature = fit_temperature(val_logits, y_val)
-    served = calibrated_model(averaged_logits(logits_model, use_flip), temperature)
+    served = calibrated_model(averaged_logits(logits_model, use_flip), temperature, spec.name)
 
     models_root.mkdir(parents=True, exist_ok=True)
     tmp = models_root / f".tmp-{uuid.uuid4().hex[:8]}"
@@ -167,9 +175,13 @@ def export_version(
         served.save(tmp / KERAS_FILE)
         (tmp / TFLITE_FILE).write_bytes(to_tflite(served))
         # Not yet a version (no hashes, no references): enough metadata to run the model.
-        open_set = OpenSet(method="background_class", threshold=0.5) if is_open_set(logits_model) else None
+        open_set = (
+            OpenSet(method="background_class", threshold=0.5)
+            if is_open_set(logits_model, spec.labels)
+            else None
+        )
         provisional = ModelMetadata.model_construct(
-            name=MODEL_NAME, version=0, labels=list(LABELS), open_set=open_set
+            name=spec.name, version=0, labels=list(spec.labels), open_set=open_set
         )
         classifier = Classifier(tmp, provisional, (tmp / TFLITE_FILE).read_bytes())
         self_check(classifier)
@@ -179,8 +191,8 @@ def export_version(
         # The test set is read here once, after every choice (weights, temperature, threshold) is fixed.
         val_probs = classifier.predict_pixels(x_val)
         test_probs = classifier.predict_pixels(data.x_test)
-        validation = classification_metrics(val_probs, y_val)
-        test = classification_metrics(test_probs, data.y_test)
+        validation = classification_metrics(val_probs, y_val, spec.labels)
+        test = classification_metrics(test_probs, data.y_test, spec.labels)
         open_world = None
         if tuning is not None:
             open_world, test_scores = evaluate_open_world(
@@ -189,11 +201,12 @@ def export_version(
         versions = list_versions(models_root)
         version = (versions[-1] if versions else 0) + 1
         metadata = {
-            "name": MODEL_NAME,
+            "name": spec.name,
             "version": version,
-            "labels": list(LABELS),
-            "input": INPUT_SPEC,
+            "labels": list(spec.labels),
+            "input": spec.input_spec(),
             "preprocessing": PREPROCESSING,
+            "preparation": spec.preparation,
             "output": (
                 "float32 (N, 11) softmax(logits / temperature): the 10 classes in class-id order, then"
                 " 'not a known object'"
@@ -220,7 +233,13 @@ def export_version(
                 "val_images": run["val_images"],
                 "parameters": int(logits_model.count_params()),
             },
-            "data": {"checksums_sha256_decompressed": data.checksums, "source": str(data.source)},
+            "data": {
+                "name": spec.name,
+                "description": spec.source,
+                "licence": spec.licence,
+                "checksums_sha256_decompressed": data.checksums,
+                "source": str(data.source),
+            },
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "libraries": library_versions(),
         }

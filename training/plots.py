@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -20,11 +21,13 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
-def plot_confusion(matrix: np.ndarray, path: Path, title: str = "Confusion matrix (test)") -> Path:
+def plot_confusion(
+    matrix: np.ndarray, path: Path, title: str = "Confusion matrix (test)", names: Sequence[str] = LABELS
+) -> Path:
     figure, axes = plt.subplots(figsize=(7.5, 6.5))
     image = axes.imshow(matrix, cmap="Blues")
-    axes.set_xticks(range(10), LABELS, rotation=45, ha="right")
-    axes.set_yticks(range(10), LABELS)
+    axes.set_xticks(range(10), names, rotation=45, ha="right")
+    axes.set_yticks(range(10), names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     for i in range(10):
@@ -69,7 +72,13 @@ def plot_reliability(bins: dict[str, list[float]], ece: float, path: Path) -> Pa
     return _save(figure, path)
 
 
-def plot_samples(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, path: Path) -> Path:
+def plot_samples(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    path: Path,
+    names: Sequence[str] = LABELS,
+) -> Path:
     """A grid of images, each with its probability bars (true class green, wrong prediction red)."""
     count = len(images)
     figure, grid = plt.subplots(count // 4, 8, figsize=(14, 1.9 * (count // 4)))
@@ -79,7 +88,7 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarr
         image_axes.imshow(images[k], cmap="gray")
         image_axes.set_axis_off()
         image_axes.set_title(
-            f"{LABELS[predicted]} ({probabilities[k][predicted]:.0%})",
+            f"{names[predicted]} ({probabilities[k][predicted]:.0%})",
             fontsize=7,
             color="green" if predicted == labels[k] else "red",
         )
@@ -88,7 +97,7 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarr
         colours[int(labels[k])] = "green"
         bar_axes.barh(range(10), probabilities[k], color=colours)
         bar_axes.set_xlim(0, 1)
-        bar_axes.set_yticks(range(10), LABELS, fontsize=5)
+        bar_axes.set_yticks(range(10), names, fontsize=5)
         bar_axes.invert_yaxis()
         bar_axes.tick_params(axis="x", labelsize=5)
     return _save(figure, path)

@@ -31,11 +31,12 @@ def write_report(
     test_probs: np.ndarray,
 ) -> Path:
     """Write the figures and report.md into a version directory."""
-    plot_confusion(np.array(test["confusion_matrix"]), directory / "confusion_matrix.png")
+    names: list[str] = metadata["labels"]  # type: ignore[assignment]
+    plot_confusion(np.array(test["confusion_matrix"]), directory / "confusion_matrix.png", names=names)
     plot_learning_curves(history, directory / "learning_curves.png")
     plot_reliability(reliability_bins(test_probs, y_test), float(test["ece"]), directory / "reliability.png")  # type: ignore[arg-type]
     pick = np.random.default_rng(SAMPLE_SEED).choice(len(x_test), SAMPLE_COUNT, replace=False)
-    plot_samples(x_test[pick], y_test[pick], test_probs[pick], directory / "samples.png")
+    plot_samples(x_test[pick], y_test[pick], test_probs[pick], directory / "samples.png", names)
     training: dict[str, object] = metadata["training"]  # type: ignore[assignment]
     text = f"""# {metadata["name"]} version {metadata["version"]}
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from training import zoo
-from training.data import FashionMNIST
+from training.data import ImageDataset
+from training.datasets import get_dataset
 from training.train import TrainConfig, compile_model, make_dataset, num_outputs, split_indices
 
 UNSTEADY_RATIO = 1.3  # fastest / slowest window above this: the machine's speed varies
@@ -55,12 +55,12 @@ class SpeedReport:
         return "\n".join(lines)
 
 
-def measure_speed(config: TrainConfig, data: FashionMNIST, windows: int = 4, steps: int = 40) -> SpeedReport:
+def measure_speed(config: TrainConfig, data: ImageDataset, windows: int = 4, steps: int = 40) -> SpeedReport:
     """Time `windows` windows of `steps` training steps each, after one warm-up window."""
-    train_idx, _ = split_indices(config, len(data.x_train))
+    train_idx, _ = split_indices(config, data)
     window_idx = train_idx[: steps * config.batch_size]
     keras.utils.set_random_seed(config.seed)
-    model = zoo.build(config.model)
+    model = get_dataset(config.dataset).recipe(config.model).build()
     dataset = make_dataset(
         data.x_train[window_idx],
         data.y_train[window_idx],
@@ -69,6 +69,7 @@ def measure_speed(config: TrainConfig, data: FashionMNIST, windows: int = 4, ste
         config.augment,
         config.erasing,
         num_outputs(config),
+        config.flip,
     )
     compile_model(model, config, steps_per_epoch=int(np.ceil(len(train_idx) / config.batch_size)))
     rates = []

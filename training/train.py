@@ -13,12 +13,10 @@ import numpy as np
 import tensorflow as tf
 
 from app.preprocessing import NUM_CLASSES, prepare_batch
-from training import zoo
 from training.augment import augment
-from training.data import load_fashion_mnist, train_val_split
+from training.data import ImageDataset
+from training.datasets import get_dataset
 from training.openset import NOT_A_GARMENT, OpenSetPools, open_set_pools
-
-VAL_SIZE = 5_000
 
 
 @dataclass
@@ -29,7 +27,8 @@ class TrainConfig:
     epochs: int
     batch_size: int
     seed: int = 42
-    val_size: int = VAL_SIZE
+    dataset: str = "fashion-mnist"  # training/datasets.py: the data, and the model's name
+    val_size: int = 5_000
     augment: bool = False
     label_smoothing: float = 0.0
     subset: int | None = None  # train on the first N training images (quick checks)
@@ -38,13 +37,18 @@ class TrainConfig:
     erasing: float = 0.3
     validation_freq: int = 1
     ema: bool = True  # keep the recipe's weight EMA, if it has one (ablations turn it off)
+    flip: bool = True  # mirror images in augmentation (off where that changes the class: digits)
 
 
-def default_config(model: str, **overrides: object) -> TrainConfig:
-    """The zoo recipe's defaults, with explicit overrides (None means keep default)."""
-    recipe = zoo.ZOO[model]
+def default_config(model: str, dataset: str = "fashion-mnist", **overrides: object) -> TrainConfig:
+    """The data set's zoo recipe's defaults, with explicit overrides (None means keep default)."""
+    spec = get_dataset(dataset)
+    recipe = spec.recipe(model)
     config = TrainConfig(
         model=model,
+        dataset=dataset,
+        val_size=spec.val_size,
+        flip=spec.mirror_invariant,
         epochs=recipe.epochs,
         batch_size=recipe.batch_size,
         augment=recipe.augment,
@@ -72,6 +76,7 @@ def make_dataset(
     augmented: bool,
     erasing: float = 0.3,
     classes: int = NUM_CLASSES,
+    flip: bool = True,
 ) -> tf.data.Dataset:
     """uint8 images -> (prepared float batch, one-hot labels), shuffled and augmented for training."""
     x = prepare_batch(images)
@@ -81,7 +86,7 @@ def make_dataset(
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
     if augmented:
-        data = data.map(lambda a, b: augment(a, b, erasing), num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.map(lambda a, b: augment(a, b, erasing, flip), num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
 
 
@@ -100,7 +105,7 @@ def open_set_dataset(
 
 def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
     """Attach the recipe's optimizer and a from-logits loss."""
-    recipe = zoo.ZOO[config.model]
+    recipe = get_dataset(config.dataset).recipe(config.model)
     optimizer = recipe.optimizer(steps_per_epoch, config.epochs)
     if not config.ema:
         optimizer.use_ema = False  # read when the optimizer builds its variables, at the first step
@@ -123,14 +128,16 @@ def fit(
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train a fresh model; keep the weights of the best validation epoch unless `keep_best` is off."""
     keras.utils.set_random_seed(config.seed)
-    model = zoo.build(config.model)
+    model = get_dataset(config.dataset).recipe(config.model).build()
     classes = num_outputs(config)
     if config.open_set:
         train, steps = open_set_dataset(
             x_train, y_train, open_set_pools(x_train, y_train, config.seed), config
         )
     else:
-        train = make_dataset(x_train, y_train, config.batch_size, config.seed, config.augment, config.erasing)
+        train = make_dataset(
+            x_train, y_train, config.batch_size, config.seed, config.augment, config.erasing, flip=config.flip
+        )
         steps = int(np.ceil(len(x_train) / config.batch_size))
     val = make_dataset(x_val, y_val, 512, config.seed, augmented=False, classes=classes)
     compile_model(model, config, steps_per_epoch=steps)
@@ -170,16 +177,16 @@ class BestWeights(keras.callbacks.Callback):
             model.set_weights(self.weights)
 
 
-def split_indices(config: TrainConfig, count: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(config: TrainConfig, data: ImageDataset) -> tuple[np.ndarray, np.ndarray]:
     """The run's seeded (train, validation) indices; `subset` keeps the first N training ones."""
-    train_idx, val_idx = train_val_split(count, config.val_size, config.seed)
+    train_idx, val_idx = data.train_val_split(config.val_size, config.seed)
     return (train_idx[: config.subset] if config.subset else train_idx), val_idx
 
 
 def train(config: TrainConfig, runs_dir: Path, data_dir: str | None = None) -> Path:
     """Run training and write runs/<model>-seed<seed>-<time>/ with model.keras, history, config."""
-    data = load_fashion_mnist(data_dir)
-    train_idx, val_idx = split_indices(config, len(data.x_train))
+    data = get_dataset(config.dataset).load(data_dir)
+    train_idx, val_idx = split_indices(config, data)
     started = time.time()
     model, history = fit(
         config, data.x_train[train_idx], data.y_train[train_idx], data.x_train[val_idx], data.y_train[val_idx]
