@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse, Response
 from app.deps import get_classifier
 from app.markdown import markdown_to_html
 from app.model import Classifier
+from app.model_version import REPORT_FILE
 
 router = APIRouter(tags=["service"])
 
-REPORT_FILE = "report.md"
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg")  # no SVG: it could carry script
 # The page is generated from our own files, but it is HTML built from text: allow nothing to run.
 REPORT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'"
