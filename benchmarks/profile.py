@@ -3,9 +3,11 @@
     .venv/bin/pip install py-spy
     .venv/bin/python -m benchmarks.profile --upload png --seconds 10
 
-Prints the functions with the most samples (inclusive and self) and writes the folded stacks
-(`--out`, flamegraph/speedscope input). Samples only threads that are running (py-spy's default),
-so an idle event loop or an idle thread pool costs nothing in the figures.
+Prints where the samples' own time went by layer of the request path (HTTP server, multipart
+parsing, FastAPI, our middleware, decoding, the model, ...), then the functions with the most
+samples (inclusive and self), and writes the folded stacks (`--out`, flamegraph/speedscope input).
+Samples only threads that are running (py-spy's default), so an idle event loop or an idle thread
+pool costs nothing in the figures.
 """
 
 from __future__ import annotations
@@ -30,6 +32,52 @@ def function_of(frame: str) -> str:
     """'name (path/file.py:123)' -> 'name (path/file.py)': samples add up per function, not per line."""
     name, _, location = frame.rpartition(" (")
     return f"{name} ({location.rstrip(')').rpartition(':')[0] or location.rstrip(')')})"
+
+
+# Layers of the request path, by the file of a sample's innermost Python frame; first match wins.
+LAYERS = (
+    ("model: LiteRT invoke", ("ai_edge_litert/",)),
+    (
+        "decoding and pixels: Pillow, app.imaging, app.preprocessing",
+        ("PIL/", "app/imaging.py", "app/preprocessing.py"),
+    ),
+    ("inference hand-off: app.inference, app.model", ("app/inference.py", "app/model.py")),
+    (
+        "multipart parsing and UploadFile",
+        ("python_multipart/", "multipart/", "starlette/formparsers.py", "tempfile.py"),
+    ),
+    (
+        "our middleware: request id, limits, metrics, JSON log",
+        ("app/observability.py", "app/limits.py", "app/logs.py"),
+    ),
+    ("metrics library", ("prometheus_client/",)),
+    ("logging", ("logging/",)),
+    ("pydantic: validation, serialisation", ("pydantic/", "pydantic_core/")),
+    ("FastAPI: routing, dependencies, response", ("fastapi/",)),
+    ("Starlette: routing, requests, responses", ("starlette/",)),
+    ("HTTP server: uvicorn, httptools, h11", ("uvicorn/", "httptools/", "h11/")),
+    ("JSON", ("json/",)),
+    ("event loop: asyncio, uvloop", ("asyncio/", "uvloop/")),
+    ("threads: queues, futures, locks", ("threading.py", "queue.py", "concurrent/")),
+    ("app (other)", ("app/",)),
+)
+
+
+def layer_of(frame: str) -> str:
+    location = frame.rpartition(" (")[2]
+    return next((name for name, parts in LAYERS if any(part in location for part in parts)), "other")
+
+
+def layers(folded: Path) -> str:
+    """Self time per layer of the request path, from py-spy's folded output."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in folded.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        counts[layer_of(stack.split(";")[-1])] += int(samples)
+    total = sum(counts.values())
+    lines = ["--- self time by layer"]
+    lines += [f"{100 * n / total:5.1f}%  {name}" for name, n in counts.most_common()]
+    return "\n".join(lines)
 
 
 def top_frames(folded: Path, count: int) -> str:
@@ -82,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 capture_output=True,
             )
             load.join()
+    print(layers(args.out))
     print(top_frames(args.out, args.top))
     return 0
 
