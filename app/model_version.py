@@ -111,7 +111,9 @@ def list_versions(model_root: Path) -> list[int]:
     """Integer version directories under models/<name>/, ascending."""
     if not model_root.is_dir():
         return []
-    return sorted(int(p.name) for p in model_root.iterdir() if p.is_dir() and p.name.isdigit())
+    return sorted(
+        int(p.name) for p in model_root.iterdir() if p.is_dir() and p.name.isascii() and p.name.isdigit()
+    )
 
 
 def read_metadata(directory: Path) -> ModelMetadata:
@@ -130,7 +132,7 @@ def read_metadata(directory: Path) -> ModelMetadata:
             f"{'.'.join(map(str, e['loc'])) or 'metadata'}: {e['msg']}" for e in error.errors()[:5]
         )
         raise ModelLoadError(f"{path} does not fit the model-version schema: {problems}") from error
-    if directory.name.isdigit() and metadata.version != int(directory.name):
+    if directory.name.isascii() and directory.name.isdigit() and metadata.version != int(directory.name):
         raise ModelLoadError(f"{path} says version {metadata.version}, but the directory is {directory.name}")
     return metadata
 

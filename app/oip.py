@@ -17,8 +17,6 @@ parameter says so, else when the request's `binary_data_output` does) and classi
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import struct
@@ -28,7 +26,7 @@ import numpy as np
 
 from app.model import Classifier
 from app.schemas import Prediction
-from app.tensors import InvalidTensor, model_input
+from app.tensors import InvalidTensor, base64_file, json_object, model_input
 
 HEADER_LENGTH = "inference-header-content-length"
 FP32_INPUT = "image"
@@ -99,18 +97,14 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, object
     if header_length is None:
         json_part, binary = body, b""
     else:
-        if not header_length.strip().isdigit() or int(header_length) > len(body):
+        if not (header_length.strip().isascii() and header_length.strip().isdigit()) or int(
+            header_length
+        ) > len(body):
             raise InvalidTensor(
                 f"Inference-Header-Content-Length is {header_length!r}; the body has {len(body)} bytes"
             )
         json_part, binary = body[: int(header_length)], body[int(header_length) :]
-    try:
-        header = json.loads(json_part)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidTensor(f"the inference request is not valid JSON: {error}") from error
-    if not isinstance(header, dict):
-        raise InvalidTensor("the inference request must be a JSON object")
-    return header, memoryview(binary)
+    return json_object(json_part, "inference request"), memoryview(binary)
 
 
 def parse_request(body: bytes, header_length: str | None) -> InferenceRequest:
@@ -212,17 +206,7 @@ def decode_base64(data: object) -> list[bytes]:
             pending.extend(reversed(item))
         else:
             flat.append(item)
-    images = []
-    for index, item in enumerate(flat):
-        if not isinstance(item, str):
-            raise InvalidTensor(f"BYTES element {index} is not a string (base64 of the image file)")
-        try:
-            images.append(base64.b64decode(item, validate=True))
-        except (binascii.Error, ValueError) as error:
-            raise InvalidTensor(
-                f"BYTES element {index} is not base64 (send the file's base64 in JSON)"
-            ) from error
-    return images
+    return [base64_file(item, index) for index, item in enumerate(flat)]
 
 
 # ---- responses ------------------------------------------------------------------------------------

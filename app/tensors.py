@@ -7,6 +7,9 @@ A client that sends tensors must send exactly that; values outside [0, 1] (pixel
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import math
 
 import numpy as np
@@ -63,3 +66,26 @@ def model_input(data: object, shape: list[int] | tuple[int, ...] | None = None) 
     if not np.isfinite(array).all() or array.min(initial=0.0) < 0.0 or array.max(initial=0.0) > 1.0:
         raise InvalidTensor("tensor values must be finite and in [0, 1] (pixels / 255)")
     return np.ascontiguousarray(array)
+
+
+def json_object(body: bytes, what: str) -> dict[str, object]:
+    """A request body that must be one JSON object."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidTensor(f"the {what} is not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise InvalidTensor(f"the {what} must be a JSON object")
+    return value
+
+
+def base64_file(text: object, index: int) -> bytes:
+    """The bytes of image `index`, sent as base64 text (JSON cannot carry raw bytes)."""
+    if not isinstance(text, str):
+        raise InvalidTensor(
+            f"image {index}: expected the file's base64 as a string, got {type(text).__name__}"
+        )
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidTensor(f"image {index}: not valid base64") from error

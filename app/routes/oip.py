@@ -30,12 +30,13 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def version_number(version: str) -> int:
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):
         raise UnknownModel(f"model version {version!r} is not a version number")
     return int(version)
 
 
 def resolve(models: ModelRepository, name: str, version: str | None) -> Classifier:
+    """A model by name and a version by its path segment (the newest when None); 404 otherwise."""
     return models.get(name, None if version is None else version_number(version))
 
 

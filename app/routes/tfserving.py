@@ -10,30 +10,17 @@ from fastapi import APIRouter, Request
 from app import tfserving
 from app.deps import ModelsDep, SettingsDep
 from app.inference import all_or_error, classify_tensor, classify_uploads
-from app.model import Classifier
-from app.repository import ModelRepository
-from app.routes.oip import version_number
+from app.routes.oip import ERRORS, resolve
 from app.tensors import check_count
 
 router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST API v1"])
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"description": 'malformed request: {"error": "..."}'},
-    404: {"description": 'no such model or version: {"error": "..."}'},
-    413: {
-        "description": 'body over the batch byte limit, or more images than MAX_BATCH_FILES: {"error": "..."}'
-    },
-}
 PREDICT_BODY = {
     "requestBody": {
         "description": '{"instances": [...]} (row format) or {"inputs": ...} (columnar format)',
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
-
-
-def resolve(models: ModelRepository, name: str, version: str | None) -> Classifier:
-    return models.get(name, None if version is None else version_number(version))
 
 
 # :predict first: the status routes' {name} and {version} would also match "x:predict", and the router
