@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="flip averaging in the graph (auto: if it raises validation accuracy; costs a 2nd pass)",
     )
+    p.add_argument("--proxy-count", type=int, default=1000, help="images per open-world proxy set")
 
     p = commands.add_parser(
         "add-references", help="record reference inputs in a version exported without them (LiteRT only)"
@@ -138,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "export":
         from training.export import export_version
 
-        export_version(args.run_dir, args.models_root, args.data_dir, command, args.flip_tta)
+        export_version(
+            args.run_dir, args.models_root, args.data_dir, command, args.flip_tta, args.proxy_count
+        )
     elif args.command == "add-references":
         from training.references import add_references
 

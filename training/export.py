@@ -148,6 +148,7 @@ def export_version(
     data_dir: str | None = None,
     command: str = "",
     flip_tta: str = "auto",
+    proxy_count: int = 1000,
 ) -> Path:
     """Calibrate on validation, convert, evaluate the LiteRT model on validation and test, write a version."""
     run = json.loads((run_dir / "run.json").read_text())
@@ -187,7 +188,7 @@ def export_version(
         self_check(classifier)
         conversion_error = check_conversion(served, classifier, x_val[:512])
         scorer = lambda pixels: class_and_garment_scores(classifier, pixels)  # noqa: E731
-        tuning = tune_threshold(scorer, x_val, y_val) if open_set else None
+        tuning = tune_threshold(scorer, x_val, y_val, proxy_count) if open_set else None
         # The test set is read here once, after every choice (weights, temperature, threshold) is fixed.
         val_probs = classifier.predict_pixels(x_val)
         test_probs = classifier.predict_pixels(data.x_test)
@@ -196,7 +197,7 @@ def export_version(
         open_world = None
         if tuning is not None:
             open_world, test_scores = evaluate_open_world(
-                scorer, data.x_test, data.y_test, tuning["threshold"]
+                scorer, data.x_test, data.y_test, tuning["threshold"], proxy_count
             )
         versions = list_versions(models_root)
         version = (versions[-1] if versions else 0) + 1
