@@ -389,22 +389,30 @@ def prepare_photo(image: Image.Image, profile: str | Profile = DEFAULT_PROFILE) 
 # ---- no object: blank, uniform, gradient or noise --------------------------------------------
 
 FLAT_CONTRAST = 12.0  # an object stands out by more than this (0-255) from a smooth quadratic surface
-MIN_CORRELATION = 0.3  # ... and its pixels resemble their neighbours: noise's correlation is ~0
+CORRELATED = 0.25  # ... and its pixels resemble their neighbours (noise: ~0; lossy-compressed noise: < 0.2)
+SILHOUETTE_LAG = 3  # a busily textured object still has a silhouette: correlated 3 pixels apart
+SILHOUETTE_DELTA = (
+    8.0  # silhouette: pixels further than this (or 3 sigma of the border) from the border's level
+)
 
 
 def finds_nothing(pixels: np.ndarray) -> bool:
     """Whether an image (H, W) or (H, W, C), float or uint8 0-255, shows nothing but a surface or noise.
 
-    An object, drawn or photographed, differs from a smooth surface (a quadratic fitted to the whole
-    image, plus a cone: uniform, linear and radial gradients) by more than FLAT_CONTRAST somewhere, and its
-    pixels are spatially correlated; pure noise (Gaussian, uniform, salt-and-pepper, any colour) is
-    not. Each channel is judged on its own, and one channel with an object is enough.
+    An object, drawn or photographed, differs from a smooth surface (a quadratic plus a cone fitted
+    to the whole image: uniform, linear and radial gradients) by more than FLAT_CONTRAST somewhere,
+    and either its pixels are correlated with their neighbours or its silhouette (what stands out
+    from the border's level) is correlated SILHOUETTE_LAG pixels apart: a busily striped or dotted
+    garment still has an outline. Pure noise (Gaussian, uniform, salt-and-pepper, grey or colour,
+    even JPEG- or WebP-compressed) has neither. Each channel is judged on its own; one channel with
+    an object is enough. Checked on all 10,000 Fashion-MNIST test images (none flagged) and generated
+    noise of every kind and size (all flagged): tests/app/test_no_object.py.
     """
     array = np.asarray(pixels, dtype=np.float32)
     if array.ndim == 2:
         array = array[..., None]
     height, width = array.shape[:2]
-    if height < 3 or width < 3:
+    if height < SILHOUETTE_LAG + 1 or width < SILHOUETTE_LAG + 1:
         return True
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     xs, ys = xs / max(width - 1, 1) - 0.5, ys / max(height - 1, 1) - 0.5
@@ -414,23 +422,35 @@ def finds_nothing(pixels: np.ndarray) -> bool:
     values = array.reshape(-1, array.shape[-1])
     coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
     residual = (values - design @ coefficients).reshape(array.shape)
-    for channel in np.moveaxis(residual, -1, 0):
+    for index in range(array.shape[-1]):
+        channel = residual[..., index]
         if float(np.abs(channel).max()) <= FLAT_CONTRAST:
             continue
-        if neighbour_correlation(channel) >= MIN_CORRELATION:
+        if neighbour_correlation(channel) >= CORRELATED:
+            return False
+        if neighbour_correlation(silhouette(array[..., index]), SILHOUETTE_LAG) >= CORRELATED:
             return False
     return True
 
 
-def neighbour_correlation(channel: np.ndarray) -> float:
-    """Mean correlation of each pixel with its right and lower neighbours (0 for noise, ~1 for shapes)."""
+def neighbour_correlation(channel: np.ndarray, lag: int = 1) -> float:
+    """Correlation of each pixel with the one `lag` to its right or below, the larger (0 for noise, ~1
+    for shapes; a striped garment is correlated along its stripes and anti-correlated across them)."""
     centred = channel - float(channel.mean())
     variance = float((centred * centred).mean())
-    if variance <= 0:
+    if variance <= 0 or min(channel.shape) <= lag:
         return 0.0
-    across = float((centred[:, :-1] * centred[:, 1:]).mean())
-    down = float((centred[:-1] * centred[1:]).mean())
-    return (across + down) / (2 * variance)
+    across = float((centred[:, :-lag] * centred[:, lag:]).mean())
+    down = float((centred[:-lag] * centred[lag:]).mean())
+    return max(across, down) / variance
+
+
+def silhouette(channel: np.ndarray) -> np.ndarray:
+    """1 where a pixel stands out from the border's level by more than its noise, else 0 (float32)."""
+    ring = border_ring(channel)
+    level = float(np.median(ring))
+    noise = 1.4826 * float(np.median(np.abs(ring - level)))
+    return (np.abs(channel - level) > max(SILHOUETTE_DELTA, 3.0 * noise)).astype(np.float32)
 
 
 # ---- choosing -------------------------------------------------------------------------------
@@ -461,6 +481,10 @@ def prepare_image(
             raw = prepare_raw(image)
             if is_dataset_like(raw):
                 return PreparedImage(raw, "raw", finds_nothing(raw))
+            pixels, empty = prepare_photo(image, chosen)
+            if empty and not finds_nothing(raw):  # an object filling the whole frame: no background to trim
+                return PreparedImage(raw, "raw")
+            return PreparedImage(pixels, "photo", empty)
         mode = "photo"
     if mode == "raw":
         raw = prepare_raw(image)
