@@ -38,8 +38,8 @@ def function_of(frame: str) -> str:
 LAYERS = (
     ("model: LiteRT invoke", ("ai_edge_litert/",)),
     (
-        "decoding and pixels: Pillow, app.imaging, app.preprocessing",
-        ("PIL/", "app/imaging.py", "app/preprocessing.py"),
+        "decoding and pixels: Pillow, app.imaging/decoding/preprocessing",
+        ("PIL/", "app/imaging.py", "app/decoding.py", "app/preprocessing.py"),
     ),
     ("inference hand-off: app.inference, app.model", ("app/inference.py", "app/model.py")),
     (
@@ -63,9 +63,14 @@ LAYERS = (
 )
 
 
-def layer_of(frame: str) -> str:
-    location = frame.rpartition(" (")[2]
-    return next((name for name, parts in LAYERS if any(part in location for part in parts)), "other")
+def layer_of(frames: list[str]) -> str:
+    """The layer of the innermost frame that has one: numpy called from app.imaging is decoding."""
+    for frame in reversed(frames):
+        location = frame.rpartition(" (")[2]
+        layer = next((name for name, parts in LAYERS if any(part in location for part in parts)), None)
+        if layer:
+            return layer
+    return "other"
 
 
 def layers(folded: Path) -> str:
@@ -73,7 +78,7 @@ def layers(folded: Path) -> str:
     counts: collections.Counter[str] = collections.Counter()
     for line in folded.read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
-        counts[layer_of(stack.split(";")[-1])] += int(samples)
+        counts[layer_of(stack.split(";"))] += int(samples)
     total = sum(counts.values())
     lines = ["--- self time by layer"]
     lines += [f"{100 * n / total:5.1f}%  {name}" for name, n in counts.most_common()]
