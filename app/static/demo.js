@@ -3,6 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 let labels = [];           // class names in class-id order, from model-info
+let model = null;          // the model chosen in the picker (models.js); null: the service's default
 let previewUrl = null;     // object URL of the last upload, revoked when replaced
 let latest = 0;            // number of the newest request: older answers are dropped
 
@@ -85,7 +86,8 @@ async function classify(blob, name) {
   let response;
   let body = null;
   try {
-    response = await fetch(`predict?preprocess=${mode}&return_input=true`, { method: "POST", body: form });
+    const route = model ? `models/${encodeURIComponent(model)}/predict` : "predict";
+    response = await fetch(`${route}?preprocess=${mode}&return_input=true`, { method: "POST", body: form });
     body = await response.json().catch(() => null);
   } catch (error) {
     if (request === latest) {
@@ -166,5 +168,10 @@ $("file-input").addEventListener("change", (event) => {
   if (file) classify(file, file.name);
 });
 setUpDropZone();
+document.addEventListener("demo:model", (event) => {
+  ({ name: model, labels } = event.detail);
+  $("result").hidden = true;  // the last answer was another model's
+});
+document.addEventListener("demo:classify", (event) => classify(event.detail.blob, event.detail.name));
 loadModelInfo();
 loadSamples();
