@@ -12,7 +12,8 @@ framework's batching on and off where it has one. Each framework lives in its ow
 environment, build/peers/<name>/, created on first use from the pinned
 benchmarks/peer_servers/requirements/<name>.txt (recreated when that file changes).
 
-The service runs for the whole benchmark; each peer is started in turn, and the two are loaded
+The service, started as the container starts it (`python -m app`, WORKERS=1), runs for the whole
+benchmark; each peer is started in turn, and the two are loaded
 alternately (wrk, 2 threads x 16 connections, for `--duration` seconds, `--rounds` times each),
 so every peer has paired runs of the service beside it. Reported per server: req/s, p50 and p99
 (medians over the rounds), CPU seconds per 1,000 requests summed over every process of the server
@@ -60,7 +61,6 @@ from benchmarks.harness import (
     post_upload,
     print_verdicts,
     run_wrk,
-    serve_app,
     serve_command,
     utc_now,
     with_overrides,
@@ -415,8 +415,12 @@ def run(plan: Plan) -> dict[str, Any]:
         uploads = make_uploads(Path(tmp))
         png = encode_png(test_images(1)[0])
         requests = peer_uploads(Path(tmp), png, uploads["png"])
-        print("service (app.main:app)", flush=True)
-        with serve_app("service", "app.main:app", env, Path(tmp)) as service:
+        print("service (python -m app, WORKERS=1: the container's command)", flush=True)
+        port = free_port()
+        service_env = env | {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
+        with serve_command(
+            "service", [sys.executable, "-m", "app"], service_env, Path(tmp), port=port
+        ) as service:
             check_answer(service, uploads["png"])
             if plan.warmup_s:
                 run_wrk(service, uploads["png"], plan.warmup_s)
@@ -481,7 +485,7 @@ def table(report: dict[str, Any]) -> str:
         row(["---"] * 8),
         row(
             [
-                "**this service** (`/predict`, multipart 28x28 PNG)",
+                "**this service** (`python -m app`, `/predict`, multipart 28x28 PNG)",
                 f"**{png['requests_per_s']:.0f}** ({spread} over {png['rounds']} runs)",
                 *figures(png),
                 f"{service['start_s']:.2f}",
