@@ -198,6 +198,7 @@ GOALS = (
     Goal("throughput", "/predict PNG req/s >= 1.5 x the fastest peer (paired runs)", 1.5),
     Goal("p99", "/predict PNG p99 <= the best peer's p99", 1.0, at_most=True),
     Goal("cpu", "/predict CPU per request < every peer's (ratio to the most frugal)", 1.0, at_most=True),
+    Goal("two_workers", "2 workers (python -m app, WORKERS=2) >= 1.8 x one worker", 1.8),
     Goal("rss", "service peak RSS <= 150 MB", 150.0, at_most=True, check=150.0),
     Goal("errors", "zero errors, service and peers (non-2xx + socket errors)", 0.0, at_most=True, check=0.0),
 )
@@ -362,12 +363,40 @@ def bench_peer(
     return result
 
 
+def bench_two_workers(
+    service: Server, upload: Upload, plan: Plan, env: dict[str, str], log_dir: Path
+) -> dict[str, Any]:
+    """`python -m app` with WORKERS=2 against the one-worker service, alternately (issue #19: >= 1.8 x)."""
+    port = free_port()
+    two_env = env | {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "2"}
+    with serve_command(
+        "service-2-workers", [sys.executable, "-m", "app"], two_env, log_dir, port=port
+    ) as two:
+        check_answer(two, upload)
+        run_wrk(two, upload, plan.warmup_s or 1)
+        one_runs, two_runs = [], []
+        for round_ in range(plan.rounds):
+            order = [(service, one_runs), (two, two_runs)]
+            for target, runs in order if round_ % 2 == 0 else reversed(order):
+                runs.append(run_wrk(target, upload, plan.duration_s))
+        result = {"start_s": round(two.start_s, 3), **summarise(two_runs), "one_worker": summarise(one_runs)}
+    result["ratio"] = round(result["requests_per_s"] / result["one_worker"]["requests_per_s"], 2)
+    print(
+        f"  2 workers       {result['requests_per_s']:8.1f} req/s against one worker's"
+        f" {result['one_worker']['requests_per_s']:.1f}: x{result['ratio']}",
+        flush=True,
+    )
+    return result
+
+
 def goal_values(report: dict[str, Any]) -> dict[str, float]:
     service, peers = report["service"], report["peers"]
     values: dict[str, float] = {
         "rss": service["png"]["peak_rss_mb"],
         "errors": service["png"]["errors"] + sum(peer["errors"] for peer in peers.values()),
     }
+    if "two_workers" in service:
+        values["two_workers"] = service["two_workers"]["ratio"]
     if peers:
         values["throughput"] = min(peer["service_ratio"] for peer in peers.values())
         values["p99"] = service["png"]["p99_ms"] / min(peer["p99_ms"] for peer in peers.values())
@@ -441,6 +470,10 @@ def run(plan: Plan) -> dict[str, Any]:
                     [run_wrk(service, uploads[kind], plan.duration_s, connections)]
                 )
                 report["service"][kind]["images_per_request"] = uploads[kind].files
+            if not plan.quick:
+                report["service"]["two_workers"] = bench_two_workers(
+                    service, uploads["png"], plan, env, Path(tmp)
+                )
     verdicts = judge(plan.goals, goal_values(report), check=plan.quick)
     report["goals"] = verdicts
     report["benchmark_seconds"] = round(time.perf_counter() - started, 1)
@@ -517,6 +550,14 @@ def table(report: dict[str, Any]) -> str:
         f"with {batch['images_per_request']} PNGs {images_per_s:.0f} images/s (p99 {batch['p99_ms']:.0f} ms "
         "per request).",
     ]
+    if "two_workers" in service:
+        two = service["two_workers"]
+        one = two["one_worker"]["requests_per_s"]
+        lines[-1] += (
+            f" With WORKERS=2 on the {report['machine']['cpus']} cores: {two['requests_per_s']:.0f} req/s "
+            f"against {one:.0f} for one worker in alternating runs, {two['ratio']:.2f} x (p99 "
+            f"{two['p99_ms']:.1f} ms, peak RSS {two['peak_rss_mb']:.0f} MB, {two['processes']} processes)."
+        )
     return "\n".join(lines)
 
 
