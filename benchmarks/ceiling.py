@@ -3,6 +3,8 @@
 `uvicorn benchmarks.ceiling:app`. The handler does everything /predict does except
 inference and shaping the answer, and returns a constant prediction of the same size,
 so its throughput is the most any FastAPI service can reach on this machine for these uploads.
+`/predict/raw` takes the image as the request body instead of a multipart form: the difference
+between the two is what FastAPI's form parsing and UploadFile cost.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import FastAPI, File, Response, UploadFile
+from fastapi import FastAPI, File, Request, Response, UploadFile
 
 from app.config import get_settings
 from app.imaging import prepare_image
@@ -41,5 +43,13 @@ async def health() -> dict[str, str]:
 @app.post("/predict")
 async def predict(file: Annotated[UploadFile, File()], preprocess: str = "auto") -> Response:
     data = await file.read()
+    prepare_batch(prepare_image(data, preprocess, max_pixels).pixels)
+    return Response(CONSTANT_ANSWER, media_type="application/json")
+
+
+@app.post("/predict/raw")
+async def predict_raw(request: Request, preprocess: str = "auto") -> Response:
+    """The same without multipart: the image is the body (Content-Type image/png), as a raw-body door."""
+    data = await request.body()
     prepare_batch(prepare_image(data, preprocess, max_pixels).pixels)
     return Response(CONSTANT_ANSWER, media_type="application/json")

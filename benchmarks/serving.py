@@ -7,7 +7,8 @@
 Servers, each its own one-worker uvicorn process started the same way, loaded by `wrk`
 (2 threads, 16 connections) posting one multipart upload over and over:
 - service:  `app.main:app`, the real thing;
-- ceiling:  `benchmarks.ceiling:app`, FastAPI upload parsing + our decoding, a constant answer;
+- ceiling:  `benchmarks.ceiling:app`, FastAPI upload parsing + our decoding, a constant answer
+            (also loaded with the PNG as a raw body, no multipart: what form parsing costs);
 - tutorial: `benchmarks.tutorial:app`, Keras `model.predict` per request on our own model.
 Uploads: a 28x28 PNG test image, and a ~500 px shop-photo JPEG made from one (dark garment on
 a white background, tinted). Beside them: in-process LiteRT time per image at batch 1 and 64,
@@ -227,6 +228,13 @@ def ratios_and_values(
                 ratios[f"ceiling_vs_tutorial_{kind}"] = round(
                     ceiling[kind]["requests_per_s"] / tutorial[kind]["requests_per_s"], 1
                 )
+    if "png" in ceiling and "png_raw" in ceiling:  # what multipart parsing and UploadFile cost FastAPI
+        ratios["ceiling_raw_body_vs_multipart_png"] = round(
+            ceiling["png_raw"]["requests_per_s"] / ceiling["png"]["requests_per_s"], 3
+        )
+        ratios["ceiling_multipart_cpu_ms_per_request"] = round(
+            ceiling["png"]["server_cpu_ms_per_request"] - ceiling["png_raw"]["server_cpu_ms_per_request"], 3
+        )
     if "service" in servers:
         values["rss"] = servers["service"]["peak_rss_mb"]
         if "ceiling" in servers:  # what the service adds to a bare FastAPI app's start on this machine
@@ -309,7 +317,9 @@ def run(plan: Plan) -> dict[str, Any]:
         report["litert"] = litert_timing(plan.model_dir, plan.litert_s)
         report["servers"] = {}
         for name in plan.servers:
-            kinds = ["png", "jpeg", "batch"] if name == "service" else ["png", "jpeg"]
+            kinds = {"service": ["png", "jpeg", "batch"], "ceiling": ["png", "png_raw", "jpeg"]}.get(
+                name, ["png", "jpeg"]
+            )
             print(f"{name} ({SERVERS[name]})", flush=True)
             report["servers"][name] = bench_server(name, [uploads[k] for k in kinds], plan, env, Path(tmp))
     report["ratios"], values = ratios_and_values(report["servers"], report["litert"])

@@ -69,7 +69,7 @@ def write_upload(
 
 
 def make_uploads(directory: Path) -> dict[str, Upload]:
-    """The service's three uploads: the 28x28 PNG, the shop-photo JPEG, a batch of 64 PNGs."""
+    """The uploads: the 28x28 PNG, the shop-photo JPEG, a batch of 64 PNGs, and the PNG as a raw body."""
     images = test_images(BATCH)
     uploads = {
         "png": ("/predict", "file", [("boot.png", encode_png(images[0]), "image/png")]),
@@ -84,6 +84,8 @@ def make_uploads(directory: Path) -> dict[str, Upload]:
     for name, (path, field_name, files) in uploads.items():
         body, content_type = multipart(field_name, files)
         result[name] = write_upload(directory, name, path, body, content_type, len(files))
+    # The same PNG as the whole body, no multipart (the ceiling's /predict/raw).
+    result["png_raw"] = write_upload(directory, "png_raw", "/predict/raw", encode_png(images[0]), "image/png")
     return result
 
 
