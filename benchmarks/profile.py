@@ -1,7 +1,7 @@
 """Profile the service's hot path under load: py-spy samples one worker while wrk posts uploads.
 
     .venv/bin/pip install py-spy
-    .venv/bin/python -m benchmarks.profile --upload png --seconds 10
+    .venv/bin/python -m benchmarks.profile --upload png --seconds 10 [--server app|ceiling] [--gil]
 
 Prints where the samples' own time went by layer of the request path (HTTP server, multipart
 parsing, FastAPI, our middleware, decoding, the model, ...), then the functions with the most
@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from app.config import get_settings
-from app.model import resolve_version_dir
-from benchmarks.harness import CONNECTIONS, run_wrk, serve_app
+from benchmarks.harness import CONNECTIONS, Server, chosen_model_dir, run_wrk, serve_app, serve_command
 from benchmarks.serving import BATCH_CONNECTIONS, SERVERS
 from benchmarks.uploads import make_uploads
+from benchmarks.uvicorn_process import free_port
 
 
 def function_of(frame: str) -> str:
@@ -55,7 +56,7 @@ LAYERS = (
     ("pydantic: validation, serialisation", ("pydantic/", "pydantic_core/")),
     ("FastAPI: routing, dependencies, response", ("fastapi/",)),
     ("Starlette: routing, requests, responses", ("starlette/",)),
-    ("HTTP server: uvicorn, httptools, h11", ("uvicorn/", "httptools/", "h11/")),
+    ("HTTP server: uvicorn, httptools, h11, app.server", ("uvicorn/", "httptools/", "h11/", "app/server.py")),
     ("JSON", ("json/",)),
     ("event loop: asyncio, uvloop", ("asyncio/", "uvloop/")),
     ("threads: queues, futures, locks", ("threading.py", "queue.py", "concurrent/")),
@@ -105,10 +106,23 @@ def top_frames(folded: Path, count: int) -> str:
     return "\n".join(lines)
 
 
+def serving(name: str, env: dict[str, str], log_dir: Path) -> contextlib.AbstractContextManager[Server]:
+    if name == "app":
+        port = free_port()
+        app_env = env | {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
+        return serve_command("app", [sys.executable, "-m", "app"], app_env, log_dir, port=port)
+    return serve_app(name, SERVERS[name], env, log_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n")[0])
-    parser.add_argument("--server", choices=("service", "ceiling"), default="service")
-    parser.add_argument("--upload", choices=("png", "jpeg", "batch"), default="png")
+    parser.add_argument(
+        "--server",
+        choices=("service", "app", "ceiling"),
+        default="service",
+        help="service: uvicorn app.main:app; app: python -m app, WORKERS=1 (the container's command)",
+    )
+    parser.add_argument("--upload", choices=("png", "png_raw", "jpeg", "batch"), default="png")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--top", type=int, default=40)
@@ -116,14 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path)
     parser.add_argument("--out", type=Path, default=Path("profile.folded"))
     args = parser.parse_args(argv)
-    py_spy = shutil.which("py-spy") or str(Path(os.sys.executable).with_name("py-spy"))
-    settings = get_settings()
-    model_dir = (args.model_dir or resolve_version_dir(settings.model_dir, settings.model_version)).resolve()
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    model_dir = chosen_model_dir(args.model_dir)
     env = {**os.environ, "MODEL_DIR": str(model_dir.parent), "MODEL_VERSION": model_dir.name}
     with tempfile.TemporaryDirectory(prefix="serving-profile-") as tmp:
         upload = make_uploads(Path(tmp))[args.upload]
         connections = BATCH_CONNECTIONS if upload.files > 1 else CONNECTIONS
-        with serve_app(args.server, SERVERS[args.server], env, Path(tmp)) as server:
+        with serving(args.server, env, Path(tmp)) as server:
             run_wrk(server, upload, 1, connections)  # warm-up
             load = threading.Thread(target=run_wrk, args=(server, upload, args.seconds + 2, connections))
             load.start()
