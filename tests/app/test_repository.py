@@ -58,7 +58,8 @@ def test_all_models_load_at_start_and_unnamed_means_default_and_highest(tmp_path
 def test_start_fails_when_the_default_model_has_no_good_version(tmp_path: Path) -> None:
     corrupt(add_version(tmp_path, 1))
     add_version(tmp_path, 1, name="other")
-    with pytest.raises(ModelLoadError, match="default model 'open-set': no version could be loaded: .*corrupt"):
+    refused = "default model 'open-set': no version could be loaded: .*corrupt"
+    with pytest.raises(ModelLoadError, match=refused):
         ModelRepository(tmp_path, "open-set").start()
     with pytest.raises(ModelLoadError, match="no model versions found"):
         ModelRepository(tmp_path, "absent").start()
