@@ -140,7 +140,8 @@ def read_header(
 
 def walk_png(data: bytes, header: Header, segment_cap: int, metadata_cap: int) -> None:
     header.format = "PNG"
-    header.width, header.height = struct.unpack_from(">II", data, 16)
+    if data[12:16] == b"IHDR":
+        header.width, header.height = struct.unpack_from(">II", data, 16)
     position = len(PNG_SIGNATURE)
     while position + 12 <= len(data) and not header.over(segment_cap):
         length, kind = struct.unpack_from(">I4s", data, position)
@@ -217,6 +218,8 @@ def walk_gif(data: bytes, header: Header, segment_cap: int, metadata_cap: int, f
             position += 1
         else:
             break
+    if header.frames == 0:  # no image in it: the size at the top is not to be trusted
+        header.width = header.height = 0
     header.frames = max(header.frames, 1)
 
 
@@ -250,6 +253,8 @@ def walk_webp(data: bytes, header: Header, segment_cap: int, metadata_cap: int) 
 def read_bmp(data: bytes, header: Header) -> None:
     header.format = "BMP"
     (info_size,) = struct.unpack_from("<I", data, 14)
+    if info_size not in (12, 16, 40, 52, 56, 64, 108, 124):  # the known DIB headers; else not a BMP
+        return
     if info_size == 12:  # OS/2 BITMAPCOREHEADER
         header.width, height = struct.unpack_from("<HH", data, 18)
     else:
@@ -310,8 +315,12 @@ def check_budgets(header: Header, limits: DecodeLimits) -> None:
 
 
 def check_request_pixels(uploads: list[bytes], limits: DecodeLimits) -> None:
-    """Refuse (413) a request whose images declare more pixels together than the request budget."""
-    total = sum(read_header(data, segment_cap=limits.max_segments).pixels for data in uploads)
+    """Refuse (413) a request whose images declare more pixels together than the request budget.
+
+    An image over the per-image limit is not counted: it is refused on its own, without decoding.
+    """
+    declared = (read_header(data, segment_cap=limits.max_segments).pixels for data in uploads)
+    total = sum(pixels for pixels in declared if pixels <= limits.max_pixels)
     if total > limits.max_request_pixels:
         raise ImageTooLarge(
             f"the {len(uploads)} images declare {total} pixels together; "
