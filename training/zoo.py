@@ -227,7 +227,9 @@ def _nesterov_linear(
             nesterov=True,
             weight_decay=5e-4,
             use_ema=True,
-            ema_momentum=0.999,
+            # Keras' EMA has no bias correction: its horizon (1 / (1 - momentum) steps) must be short
+            # next to the run, at most a tenth of it (0.999 for the full runs, less for short ones).
+            ema_momentum=min(0.999, 1.0 - 10.0 / total),
         )
 
     return make
