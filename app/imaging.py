@@ -390,7 +390,8 @@ def prepare_photo(image: Image.Image, profile: str | Profile = DEFAULT_PROFILE) 
 # ---- no object: blank, uniform, gradient or noise --------------------------------------------
 
 FLAT_CONTRAST = 30.0  # an object stands out by more than this (0-255) from a smooth surface (data set: >= 95)
-CORRELATED = 0.25  # ... and its pixels resemble their neighbours (noise: ~0; lossy-compressed noise: < 0.2)
+CORRELATED = 0.4  # ... and its pixels resemble their neighbours (noise: ~0; JPEG q50 noise: up to 0.3)
+SILHOUETTE_CORRELATED = 0.25  # ... or its silhouette is correlated (noise's: ~0)
 SILHOUETTE_LAG = 3  # a busily textured object still has a silhouette: correlated 3 pixels apart
 CACHED_BASIS_PIXELS = 4096  # surface bases of images up to this size are kept (one is ~200 KB at 64x64)
 NOISE_CONTRAST = 6.0  # ... and by more than this many standard deviations of the border's noise
@@ -425,7 +426,7 @@ def finds_nothing(pixels: np.ndarray) -> bool:
         return True
     if neighbour_correlation(residual) >= CORRELATED:
         return False
-    return neighbour_correlation(silhouette(gray), SILHOUETTE_LAG) < CORRELATED
+    return neighbour_correlation(silhouette(gray), SILHOUETTE_LAG) < SILHOUETTE_CORRELATED
 
 
 def surface_basis(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -507,7 +508,9 @@ def prepare_image(
         if image.size == (IMAGE_SIZE, IMAGE_SIZE):
             return PreparedImage(raw, "raw", finds_nothing(raw))
         channels, alpha = to_float_channels(working_copy(image))
-        return PreparedImage(raw, "raw", finds_nothing(flatten(channels, alpha)))
+        photo = flatten(channels, alpha)  # judged as the photo preparation would judge it
+        empty = garment_box(photo - fit_background(photo)) is None or finds_nothing(photo)
+        return PreparedImage(raw, "raw", empty)
     if mode == "photo":
         pixels, empty = prepare_photo(image, chosen)
         return PreparedImage(pixels, "photo", empty)
