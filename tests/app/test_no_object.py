@@ -52,7 +52,7 @@ def noises(size: int, rng: np.random.Generator) -> Iterator[tuple[str, np.ndarra
             yield f"salt-and-pepper-{base}-{share}-{tag}", pixels
 
 
-@pytest.mark.parametrize("size", [28, 64, 300, 1000])
+@pytest.mark.parametrize("size", [28, 64, 300, pytest.param(1000, marks=pytest.mark.slow)])
 def test_blank_uniform_and_gradients_are_no_object_in_every_mode(size: int) -> None:
     for name, pixels in surfaces(size):
         for format, options in LOSSLESS_AND_LOSSY:
@@ -61,7 +61,7 @@ def test_blank_uniform_and_gradients_are_no_object_in_every_mode(size: int) -> N
                 assert prepare_image(data, mode).no_object, (name, format, mode)
 
 
-@pytest.mark.parametrize("size", [28, 29, 64, 300, 1000])
+@pytest.mark.parametrize("size", [28, 29, 64, 300, pytest.param(1000, marks=pytest.mark.slow)])
 def test_pure_noise_is_no_object_in_every_mode(size: int) -> None:
     rng = np.random.default_rng(size)
     for name, pixels in noises(size, rng):
