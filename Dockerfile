@@ -30,7 +30,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PORT=8000 \
-    MODEL_DIR=/srv/models/fashion-mnist
+    MODEL_REPOSITORY=/srv/models
 # Bytecode is compiled now: at run time nothing is written outside /tmp.
 RUN python3 -m compileall -q app
 USER 10001:10001
