@@ -361,8 +361,8 @@ def test_soak_32_connections_with_hostile_requests_mixed_in() -> None:
     valid_png = image_bytes(odd_files.garment())
     photo = hostile_files.photo_jpeg(300)
     hostile_payloads = [
-        hostile_files.padded_jpeg(2_000_000),
-        hostile_files.padded_png(2_000_000),
+        hostile_files.padded_jpeg(300_000),
+        hostile_files.padded_png(300_000),
         hostile_files.scan_bomb(800, 600, scans=2_000),
         odd_files.png_bomb(),
         b"not an image",
@@ -406,7 +406,7 @@ def test_soak_32_connections_with_hostile_requests_mixed_in() -> None:
                     latencies.append(elapsed)
                     if not ok and response is not None:
                         failures.append(f"{response.status_code} {response.text[:100]}")
-                time.sleep(0.05)
+                time.sleep(0.2)  # 32 clients at ~5 requests/s each: a busy service, not a saturated one
 
     with serving() as running:
         for _ in range(20):  # warm-up
