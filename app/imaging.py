@@ -389,7 +389,7 @@ def prepare_photo(image: Image.Image, profile: str | Profile = DEFAULT_PROFILE) 
 
 # ---- no object: blank, uniform, gradient or noise --------------------------------------------
 
-FLAT_CONTRAST = 30.0  # an object stands out by more than this (0-255) from a smooth surface (data set: >= 95)
+FLAT_CONTRAST = 16.0  # an object stands out by more than this (0-255) from a smooth surface (data set: >= 95)
 CORRELATED = 0.4  # ... and its pixels resemble their neighbours (noise: ~0; JPEG q50 noise: up to 0.3)
 SILHOUETTE_CORRELATED = 0.25  # ... or its silhouette is correlated (noise's: ~0)
 SILHOUETTE_LAG = 3  # a busily textured object still has a silhouette: correlated 3 pixels apart
