@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--variants", help="comma-separated variant names (default: all)")
     p.add_argument("--out", type=Path, default=Path("reports/ablation"))
+    p.add_argument("--report", type=Path, help="also append the table to this report.md (a version's)")
 
     p = commands.add_parser("export", help="calibrate, convert and evaluate a run; write the next version")
     p.add_argument("run_dir", type=Path)
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
             args.model, args.dataset, epochs=args.epochs, subset=args.subset, seed=args.seed, command=command
         )
         variants = args.variants.split(",") if args.variants else None
-        ablate(config, get_dataset(args.dataset).load(args.data_dir), args.out, variants)
+        ablate(config, get_dataset(args.dataset).load(args.data_dir), args.out, variants, args.report)
     elif args.command == "export":
         from training.export import export_version
 

@@ -38,8 +38,14 @@ def validation_accuracy(model: keras.Model, x_val: np.ndarray, y_val: np.ndarray
     return float((plain.argmax(1) == y_val).mean()), float(((plain + mirrored).argmax(1) == y_val).mean())
 
 
-def ablate(base: TrainConfig, data: FashionMNIST, out: Path, variants: list[str] | None = None) -> list[dict]:
-    """Train every variant; write out/ablation.json and out/ablation.md; return the rows."""
+def ablate(
+    base: TrainConfig,
+    data: FashionMNIST,
+    out: Path,
+    variants: list[str] | None = None,
+    report: Path | None = None,
+) -> list[dict]:
+    """Train every variant; write out/ablation.json and out/ablation.md (and append it to `report`)."""
     train_idx, val_idx = split_indices(base, data)
     x_val, y_val = data.x_train[val_idx], data.y_train[val_idx]
     rows = []
@@ -61,7 +67,17 @@ def ablate(base: TrainConfig, data: FashionMNIST, out: Path, variants: list[str]
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(rows, indent=1))
     (out / "ablation.md").write_text(ablation_table(rows, base))
+    if report is not None:
+        append_to_report(report, rows, base)
     return rows
+
+
+def append_to_report(report: Path, rows: list[dict], base: TrainConfig) -> None:
+    """Add the ablation table to a version's report.md (the version's artifacts are not touched)."""
+    with report.open("a") as handle:
+        handle.write(
+            f"\n## What each recipe element bought (validation, short runs)\n\n{ablation_table(rows, base)}"
+        )
 
 
 def ablation_table(rows: list[dict], base: TrainConfig) -> str:
