@@ -72,3 +72,15 @@ def run_module(module: str, *args: str, timeout: float) -> subprocess.CompletedP
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     return finished
+
+
+DETECTORLESS_VERSIONS = ("1", "2")  # the shipped fashion-mnist versions without a garment detector
+
+
+def link_detectorless_versions(root: Path) -> Path:
+    """root/fashion-mnist holding links to the shipped versions 1 and 2 only (v3 has a garment detector)."""
+    garments = root / "fashion-mnist"
+    garments.mkdir()
+    for version in DETECTORLESS_VERSIONS:
+        (garments / version).symlink_to(REPO_ROOT / "models" / "fashion-mnist" / version)
+    return garments

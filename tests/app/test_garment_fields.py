@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import REPO_ROOT, Settings
+from app.config import Settings
 from app.main import create_app
 from app.model import load_classifier
 from app.preprocessing import prepare_batch
 from tests.app.test_observability import metric
-from tests.helpers import image_bytes
+from tests.helpers import image_bytes, link_detectorless_versions
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "open-set"
 THRESHOLD = json.loads((FIXTURE / "1" / "metadata.json").read_text())["open_set"]["threshold"]
@@ -25,7 +25,7 @@ THRESHOLD = json.loads((FIXTURE / "1" / "metadata.json").read_text())["open_set"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root = tmp_path_factory.mktemp("repository")
-    (root / "fashion-mnist").symlink_to(REPO_ROOT / "models" / "fashion-mnist")
+    link_detectorless_versions(root)
     (root / "open-set").symlink_to(FIXTURE)
     with TestClient(create_app(Settings(model_repository=root, model_poll_seconds=0))) as test_client:
         yield test_client

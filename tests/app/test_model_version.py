@@ -40,7 +40,9 @@ def test_shipped_versions_fit_the_contract_and_reproduce_their_references() -> N
         if directory.name.isdigit():
             classifier = load_classifier(directory)
             assert len(classifier.metadata.references.images) == 16
-            assert classifier.metadata.open_set is None
+            has_detector = json.loads((directory / "metadata.json").read_text()).get("open_set") is not None
+            assert (classifier.metadata.open_set is not None) == has_detector
+            assert classifier.metadata.output_width == 10 + has_detector
 
 
 def test_a_model_altered_with_a_matching_sha256_is_refused(tmp_path: Path) -> None:

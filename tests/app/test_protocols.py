@@ -17,9 +17,8 @@ import tritonclient.http as triton
 from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
 from tritonclient.utils import InferenceServerException
 
-from app.config import REPO_ROOT
 from app.preprocessing import LABELS
-from tests.helpers import image_bytes, running_server
+from tests.helpers import image_bytes, link_detectorless_versions, running_server
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "open-set"
 COUNT = 200  # test images compared with /predict
@@ -30,7 +29,7 @@ CHUNK = 50  # images per inference request (MAX_BATCH_FILES is 64)
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped fashion-mnist versions and the small open-set fixture, as two models."""
     root = tmp_path_factory.mktemp("repository")
-    (root / "fashion-mnist").symlink_to(REPO_ROOT / "models" / "fashion-mnist")
+    link_detectorless_versions(root)
     (root / "open-set").symlink_to(FIXTURE)
     return root
 
