@@ -128,8 +128,10 @@ def fit(
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train a fresh model; keep the weights of the best validation epoch unless `keep_best` is off."""
     keras.utils.set_random_seed(config.seed)
-    model = get_dataset(config.dataset).recipe(config.model).build()
+    recipe = get_dataset(config.dataset).recipe(config.model)
     classes = num_outputs(config)
+    # an open-set recipe's builder takes its output count: an ablation may turn the extra class off
+    model = recipe.build(outputs=classes) if recipe.open_set else recipe.build()  # type: ignore[call-arg]
     if config.open_set:
         train, steps = open_set_dataset(
             x_train, y_train, open_set_pools(x_train, y_train, config.seed), config
