@@ -127,15 +127,9 @@ def vgg(batch_norm: bool = True) -> keras.Model:
 FINAL_WIDTHS = (32, 64, 128)
 
 
-def final() -> keras.Model:
-    """Our model: VGG-style blocks with batch-norm, a wider middle, dropout, flatten head.
-
-    About 22M multiply-adds and 0.8M parameters: 0.56-0.74 ms per image with LiteRT on one core of
-    the 2-core dev VM, about twice that when export adds flip averaging. Accuracy comes mostly from the
-    training recipe (augmentation, label smoothing, cosine schedule).
-    """
-    w1, w2, w3 = FINAL_WIDTHS
-    inputs = _inputs()
+def _three_blocks(inputs: keras.KerasTensor, widths: tuple[int, int, int]) -> keras.KerasTensor:
+    """`final`'s and `compact`'s trunk: one conv at 28x28, two at 14x14, two at 7x7, pooled to 4x4."""
+    w1, w2, w3 = widths
     x = _conv_bn(inputs, w1)
     x = layers.MaxPooling2D()(x)  # 14x14
     x = _conv_bn(x, w2)
@@ -143,8 +137,18 @@ def final() -> keras.Model:
     x = layers.MaxPooling2D()(x)  # 7x7
     x = _conv_bn(x, w3)
     x = _conv_bn(x, w3)
-    x = layers.MaxPooling2D(pool_size=2, padding="same")(x)  # 4x4
-    x = layers.Dropout(0.2)(x)
+    return layers.MaxPooling2D(pool_size=2, padding="same")(x)  # 4x4
+
+
+def final() -> keras.Model:
+    """Our model: VGG-style blocks with batch-norm, a wider middle, dropout, flatten head.
+
+    About 22M multiply-adds and 0.8M parameters: 0.56-0.74 ms per image with LiteRT on one core of
+    the 2-core dev VM, about twice that when export adds flip averaging. Accuracy comes mostly from the
+    training recipe (augmentation, label smoothing, cosine schedule).
+    """
+    inputs = _inputs()
+    x = layers.Dropout(0.2)(_three_blocks(inputs, FINAL_WIDTHS))
     x = layers.Flatten()(x)
     x = layers.Dense(256, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
@@ -181,17 +185,8 @@ def compact(widths: tuple[int, int, int] = COMPACT_WIDTHS, outputs: int = NUM_CL
     this data set; epochs buy more, so a narrow net that trains twice as fast as `final` is the
     better use of a CPU's hour, and export can afford flip averaging inside the 1 ms budget.
     """
-    w1, w2, w3 = widths
     inputs = _inputs()
-    x = _conv_bn(inputs, w1)
-    x = layers.MaxPooling2D()(x)  # 14x14
-    x = _conv_bn(x, w2)
-    x = _conv_bn(x, w2)
-    x = layers.MaxPooling2D()(x)  # 7x7
-    x = _conv_bn(x, w3)
-    x = _conv_bn(x, w3)
-    x = layers.MaxPooling2D(pool_size=2, padding="same")(x)  # 4x4
-    x = layers.Flatten()(x)
+    x = layers.Flatten()(_three_blocks(inputs, widths))
     x = layers.Dropout(0.1)(x)
     return keras.Model(inputs, layers.Dense(outputs)(x), name="compact")
 
