@@ -224,7 +224,7 @@ def _nesterov_linear(
             use_ema=True,
             # Keras' EMA has no bias correction: its horizon (1 / (1 - momentum) steps) must be short
             # next to the run, at most a tenth of it (0.999 for the full runs, less for short ones).
-            ema_momentum=min(0.999, 1.0 - 10.0 / total),
+            ema_momentum=min(0.999, max(0.0, 1.0 - 10.0 / total)),
         )
 
     return make
