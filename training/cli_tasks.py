@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from app.imaging import ImageError, prepare_image
 from app.model import Classifier, load_classifier, resolve_version_dir
 from app.preprocessing import prepare_batch
@@ -38,7 +40,7 @@ def evaluate_version(
 
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-        plot_confusion(metrics["confusion_matrix"], out / "confusion_matrix.png", names=names)  # type: ignore[arg-type]
+        plot_confusion(np.asarray(metrics["confusion_matrix"]), out / "confusion_matrix.png", names=names)
         print(f"written to {out}")
     return metrics
 

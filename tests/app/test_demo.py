@@ -214,3 +214,63 @@ def test_screenshot_command_writes_the_demo_page_where_it_is_told(tmp_path: Path
     assert finished.returncode == 0, finished.stdout + finished.stderr
     with Image.open(out) as shot:
         assert shot.format == "PNG" and shot.width == VIEWPORT["width"] and shot.height >= VIEWPORT["height"]
+
+
+# ---- the digit model: pick it, draw on the pad ----------------------------------------------------
+
+# One stroke, in fractions of the pad: the bar of a "7", then its slant down to the left.
+SEVEN = [(0.25, 0.22), (0.75, 0.22), (0.45, 0.82)]
+ONE = [(0.52, 0.15), (0.48, 0.85)]
+
+
+def pad_points(page: Page, stroke: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    box = page.locator("#pad").bounding_box()
+    assert box is not None
+    return [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+
+
+def choose_digit_model(page: Page) -> None:
+    assert page.locator("#pad-section").is_hidden()  # the default model reads garments
+    page.get_by_label("Model").select_option("mnist")
+    page.locator("#pad").wait_for(state="visible")
+    assert page.locator("#sample-box").is_hidden()
+
+
+@pytest.mark.browser
+def test_a_seven_drawn_with_the_mouse_is_classified_as_7(page: Page) -> None:
+    choose_digit_model(page)
+    (x, y), *rest = pad_points(page, SEVEN)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for x, y in rest:
+        page.mouse.move(x, y, steps=12)
+    page.mouse.up()  # lifting the pen sends the drawing
+    expect(page.locator("#status")).to_have_text(re.compile(r"^drawing\.png: 7, \d"))
+    assert page.inner_text("#label") == "7"
+    bars = page.locator("#bars li .name")
+    assert [bars.nth(i).inner_text() for i in range(10)] == [str(d) for d in range(10)]
+    model_input = page.locator("#model-input")
+    assert model_input.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [28, 28]
+    page.screenshot(path=str(SCREENSHOT.with_name("demo-digit.png")), full_page=True)
+
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_role("button", name="Classify the drawing").click()  # nothing drawn: nothing sent
+    expect(page.locator("#status")).to_have_text(re.compile(r"^drawing\.png: 7, \d"))
+
+
+@pytest.mark.browser
+def test_a_one_drawn_with_a_finger_is_classified_as_1(browser: Browser, server_url: str) -> None:
+    context = browser.new_context(viewport=VIEWPORT, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{server_url}/")
+    page.wait_for_selector("#samples button")
+    choose_digit_model(page)
+    touch = context.new_cdp_session(page)  # real touch input: Chromium turns it into pointer events
+    (x, y), *rest = pad_points(page, ONE)
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for x, y in rest:
+        touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    expect(page.locator("#status")).to_have_text(re.compile(r"^drawing\.png: 1, \d"))
+    context.close()
