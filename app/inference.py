@@ -172,13 +172,6 @@ def count(prediction: Prediction) -> None:
         abstentions_total.labels(model, version, prediction.reason).inc()
 
 
-def prepare_many(
-    uploads: list[bytes], mode: str, max_pixels: DecodeLimits | int
-) -> list[PreparedImage | ImageError]:
-    """Decode every upload within the request's budgets; a file the client got wrong becomes its error."""
-    return prepare_images(uploads, mode, max_pixels)
-
-
 def model_input(prepared: list[PreparedImage | ImageError]) -> np.ndarray | None:
     """The model's batch of the decodable images, in upload order; None when there are none."""
     good = [p.pixels for p in prepared if isinstance(p, PreparedImage)]
@@ -204,9 +197,9 @@ async def classify(
 ) -> Prediction:
     """Prepare and classify one upload (raises ImageError for the client's mistakes)."""
     if is_cheap(data, mode):
-        prepared = prepare_image(data, mode, max_pixels)
+        prepared = prepare_image(data, mode, max_pixels, classifier.profile)
     else:
-        prepared = await on_thread(_preparer, prepare_image, data, mode, max_pixels)
+        prepared = await on_thread(_preparer, prepare_image, data, mode, max_pixels, classifier.profile)
     probabilities = await coalescer().predict(classifier, prepare_batch(prepared.pixels))
     return to_prediction(classifier, probabilities[0], prepared, return_input)
 
@@ -220,9 +213,9 @@ async def classify_batch(
 ) -> list[Prediction | ImageError]:
     """Prepare every upload, classify the good ones in one batched inference, keep upload order."""
     if len(uploads) <= INLINE_BATCH and all(is_cheap(data, mode) for data in uploads):
-        prepared = prepare_many(uploads, mode, max_pixels)
+        prepared = prepare_images(uploads, mode, max_pixels, classifier.profile)
     else:
-        prepared = await on_thread(_preparer, prepare_many, uploads, mode, max_pixels)
+        prepared = await on_thread(_preparer, prepare_images, uploads, mode, max_pixels, classifier.profile)
     batch = model_input(prepared)
     probabilities = await on_thread(_inference, classifier.predict, batch) if batch is not None else ()
     return to_outcomes(classifier, prepared, probabilities, return_input)

@@ -106,6 +106,11 @@ class Classifier:
         return self.metadata.open_set.threshold if self.metadata.open_set else None
 
     @property
+    def profile(self) -> str:
+        """The preparation profile uploads to this version get (app.imaging.PROFILES)."""
+        return self.metadata.preparation.profile
+
+    @property
     def runtime(self) -> str:
         return f"LiteRT {LITERT_VERSION} (XNNPACK, 1 thread per interpreter)"
 

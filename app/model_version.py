@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from app.imaging import DEFAULT_PROFILE, PROFILES
 from app.preprocessing import IMAGE_SIZE, prepare_batch
 
 METADATA_FILE = "metadata.json"
@@ -64,6 +65,21 @@ class References(BaseModel):
         return np.stack(rows).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
 
 
+class Preparation(BaseModel):
+    """How uploads are prepared for this version: the profile of the data set it was trained on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    profile: str = Field(DEFAULT_PROFILE, description="a name of app.imaging.PROFILES")
+
+    @field_validator("profile")
+    @classmethod
+    def _known(cls, profile: str) -> str:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown preparation profile {profile!r}; known: {', '.join(PROFILES)}")
+        return profile
+
+
 class ModelMetadata(BaseModel):
     """metadata.json. Unknown fields (training details, library versions, ...) are kept as they are."""
 
@@ -80,6 +96,7 @@ class ModelMetadata(BaseModel):
     artifacts: dict[str, str] = Field(description="file name -> sha256 of every hashed artifact")
     references: References
     open_set: OpenSet | None = None
+    preparation: Preparation = Field(default_factory=Preparation)  # absent: garments (v1-v3)
 
     @field_validator("artifacts")
     @classmethod

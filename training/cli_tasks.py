@@ -50,7 +50,7 @@ def predict_files(files: list[Path], models_root: Path, version: int | None, mod
     classifier = load_version(models_root, version)
     for path in files:
         try:
-            prepared = prepare_image(path.read_bytes(), mode)
+            prepared = prepare_image(path.read_bytes(), mode, profile=classifier.profile)
         except (ImageError, OSError) as error:
             print(f"{path}: error: {error}")
             continue
