@@ -56,11 +56,16 @@ COULD_NOT_RUN = (RuntimeError, subprocess.CalledProcessError)
 
 
 def request(
-    port: int, method: str, path: str, body: bytes = b"", content_type: str = ""
+    port: int,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    content_type: str = "",
+    extra_headers: tuple[tuple[str, str], ...] = (),
 ) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        headers = {"Content-Type": content_type} if content_type else {}
+        headers = ({"Content-Type": content_type} if content_type else {}) | dict(extra_headers)
         connection.request(method, path, body=body or None, headers=headers)
         response = connection.getresponse()
         return response.status, response.read()
@@ -69,7 +74,8 @@ def request(
 
 
 def post_upload(port: int, upload: Upload) -> tuple[int, bytes]:
-    return request(port, "POST", upload.path, upload.body_file.read_bytes(), upload.content_type)
+    body = upload.body_file.read_bytes()
+    return request(port, "POST", upload.path, body, upload.content_type, upload.headers)
 
 
 # ---- a server's processes, from /proc ----------------------------------------------------------
@@ -216,6 +222,7 @@ def run_wrk(
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s"]
     command += ["--timeout", "30s", "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{server.port}{upload.path}"]
     env = {**os.environ, "BODY_FILE": str(upload.body_file), "CONTENT_TYPE": upload.content_type}
+    env["EXTRA_HEADERS"] = "\n".join(f"{name}: {value}" for name, value in upload.headers)
     pid = server.process.pid
     with PeakMemory(pid) as memory:
         cpu_before, busy_before, wrk_before = tree_cpu_seconds(pid), busy_seconds(), children_cpu()

@@ -1,10 +1,14 @@
--- wrk script: POST one prepared multipart body (BODY_FILE, CONTENT_TYPE from the environment)
+-- wrk script: POST one prepared body (BODY_FILE, CONTENT_TYPE from the environment)
 -- and print the run's figures as one JSON line that benchmarks/serving.py reads.
 local file = assert(io.open(os.getenv("BODY_FILE"), "rb"))
 wrk.method = "POST"
 wrk.body = file:read("*a")
 wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE")
 file:close()
+-- EXTRA_HEADERS: "Name: value" lines (the v2 binary extension's Inference-Header-Content-Length)
+for name, value in string.gmatch(os.getenv("EXTRA_HEADERS") or "", "([^:\n]+): ([^\n]*)") do
+  wrk.headers[name] = value
+end
 
 function done(summary, latency, requests)
   local e = summary.errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +13,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from app.imaging import encode_png
+from app.oip import BYTES_INPUT, FP32_INPUT
+from app.preprocessing import prepare_batch
 from training.data import FILES, SHA256, find_data_dir, read_idx
 
 BATCH = 64  # images per /predict/batch request
+V2_PATH = "/v2/models/fashion-mnist/infer"  # the ceiling serves the same path
 SHOP_PHOTO_SIZE = 500
 
 
@@ -27,6 +31,7 @@ class Upload:
     body_file: Path
     content_type: str
     files: int  # images per request
+    headers: tuple[tuple[str, str], ...] = ()  # more request headers (the v2 binary extension's)
 
 
 def test_images(count: int) -> np.ndarray:
@@ -61,11 +66,56 @@ def multipart(field_name: str, files: list[tuple[str, bytes, str]]) -> tuple[byt
 
 
 def write_upload(
-    directory: Path, name: str, path: str, body: bytes, content_type: str, files: int = 1
+    directory: Path,
+    name: str,
+    path: str,
+    body: bytes,
+    content_type: str,
+    files: int = 1,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> Upload:
     body_file = directory / f"{name}.body"
     body_file.write_bytes(body)
-    return Upload(name, path, body_file, content_type, files)
+    return Upload(name, path, body_file, content_type, files, headers)
+
+
+def v2_binary_request(input_name: str, datatype: str, shape: list[int], data: bytes) -> tuple[bytes, str]:
+    """An Open Inference Protocol request with one binary input, as tritonclient sends it by default:
+    a JSON header, then the tensor's bytes; returns the body and its Inference-Header-Content-Length."""
+    header = {
+        "inputs": [
+            {
+                "name": input_name,
+                "datatype": datatype,
+                "shape": shape,
+                "parameters": {"binary_data_size": len(data)},
+            }
+        ]
+    }
+    head = json.dumps(header).encode()
+    return head + data, str(len(head))
+
+
+def v2_uploads(directory: Path, image: np.ndarray, path: str) -> dict[str, Upload]:
+    """The image as a v2 infer request: a binary FP32 [1, 28, 28, 1] tensor, and its PNG as binary BYTES."""
+    tensor = prepare_batch(image[None]).astype("<f4").tobytes()
+    png = encode_png(image)
+    bodies = {
+        "v2_fp32": v2_binary_request(FP32_INPUT, "FP32", [1, 28, 28, 1], tensor),
+        "v2_png": v2_binary_request(BYTES_INPUT, "BYTES", [1], struct.pack("<I", len(png)) + png),
+    }
+    return {
+        name: write_upload(
+            directory,
+            name,
+            path,
+            body,
+            "application/octet-stream",
+            1,
+            (("Inference-Header-Content-Length", length),),
+        )
+        for name, (body, length) in bodies.items()
+    }
 
 
 def make_uploads(directory: Path) -> dict[str, Upload]:
@@ -86,6 +136,7 @@ def make_uploads(directory: Path) -> dict[str, Upload]:
         result[name] = write_upload(directory, name, path, body, content_type, len(files))
     # The same PNG as the whole body, no multipart (the ceiling's /predict/raw).
     result["png_raw"] = write_upload(directory, "png_raw", "/predict/raw", encode_png(images[0]), "image/png")
+    result |= v2_uploads(directory, images[0], V2_PATH)
     return result
 
 

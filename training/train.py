@@ -132,6 +132,8 @@ def fit(
     classes = num_outputs(config)
     # an open-set recipe's builder takes its output count: an ablation may turn the extra class off
     model = recipe.build(outputs=classes) if recipe.open_set else recipe.build()  # type: ignore[call-arg]
+    if recipe.start_from:
+        load_start(model, SHIPPED_MODELS / recipe.start_from / "model.keras")
     if config.open_set:
         train, steps = open_set_dataset(
             x_train, y_train, open_set_pools(x_train, y_train, config.seed), config
@@ -157,6 +159,35 @@ def fit(
     if keep_best and config.validation_freq == 1:  # else the last weights (an EMA, a decayed schedule)
         best.restore(model)
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def load_start(model: keras.Model, keras_file: Path) -> None:
+    """Start `model` from a shipped version's weights, layer by layer (same architecture).
+
+    A head with more outputs than the shipped one keeps the shipped classes' weights; the extra
+    outputs (the open set's "not a known object") start at zero weights and a bias of zero.
+    """
+    shipped = keras.models.load_model(keras_file, compile=False)
+    # a shipped model.keras wraps the trained logits model (flip averaging, calibration, softmax)
+    logits = shipped
+    while inner := [layer for layer in logits.layers if isinstance(layer, keras.Model)]:
+        logits = inner[0]
+    ours, theirs = model.layers, logits.layers
+    if [type(layer) for layer in ours] != [type(layer) for layer in theirs]:
+        raise ValueError(f"{keras_file}: not the architecture of {model.name!r}")
+    for target, source in zip(ours, theirs, strict=True):
+        weights = source.get_weights()
+        wanted = target.get_weights()
+        if all(w.shape == v.shape for w, v in zip(weights, wanted, strict=True)):
+            target.set_weights(weights)
+            continue
+        grown = [np.zeros_like(v) for v in wanted]  # a wider head: copy the shipped columns
+        for new, old in zip(grown, weights, strict=True):
+            new[..., : old.shape[-1]] = old
+        target.set_weights(grown)
 
 
 class BestWeights(keras.callbacks.Callback):
