@@ -136,6 +136,8 @@ def make_uploads(directory: Path) -> dict[str, Upload]:
         result[name] = write_upload(directory, name, path, body, content_type, len(files))
     # The same PNG as the whole body, no multipart (the ceiling's /predict/raw).
     result["png_raw"] = write_upload(directory, "png_raw", "/predict/raw", encode_png(images[0]), "image/png")
+    # The service's second door: /predict with the PNG as the body.
+    result["png_body"] = write_upload(directory, "png_body", "/predict", encode_png(images[0]), "image/png")
     result |= v2_uploads(directory, images[0], V2_PATH)
     return result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 
 from app.config import Settings
 from app.deps import ClassifierDep, NamedClassifierDep, SettingsDep
@@ -20,7 +21,20 @@ ERRORS = {
 }
 Mode = Annotated[PreprocessMode, Query(description="auto: raw for data-set-like images, photo otherwise")]
 ReturnInput = Annotated[bool, Query(description="include the 28x28 image the model saw, as base64 PNG")]
-Upload = Annotated[UploadFile, File(description="the image: PNG, JPEG, WebP, GIF, BMP or TIFF")]
+Upload = Annotated[
+    UploadFile | None,
+    File(
+        description="the image: PNG, JPEG, WebP, GIF, BMP or TIFF (or send the image itself as the body, "
+        "with Content-Type image/png, image/jpeg, ...)"
+    ),
+]
+# The second door: the image as the whole body, no multipart (what other frameworks' users send).
+RAW_BODY_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff")
+RAW_BODY = {  # merged into the route's OpenAPI operation beside the multipart form
+    "requestBody": {
+        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in RAW_BODY_TYPES}
+    }
+}
 Uploads = Annotated[list[UploadFile], File(description="up to MAX_BATCH_FILES images")]
 NAMED_ERRORS = {
     **ERRORS,
@@ -28,16 +42,20 @@ NAMED_ERRORS = {
 }
 
 
-@router.post("/predict", response_model=Prediction, responses=ERRORS)  # type: ignore[arg-type]
+@router.post("/predict", response_model=Prediction, responses=ERRORS, openapi_extra=RAW_BODY)  # type: ignore[arg-type]
 async def predict(
     request: Request,
-    file: Upload,
     classifier: ClassifierDep,
     settings: SettingsDep,
+    file: Upload = None,
     preprocess: Mode = "auto",
     return_input: ReturnInput = False,
 ) -> Prediction:
-    """Classify one garment image with the default model's newest version."""
+    """Classify one garment image with the default model's newest version.
+
+    The image is a multipart form's `file` field, or the whole body with an image Content-Type
+    (`curl --data-binary @boot.png -H "Content-Type: image/png"`).
+    """
     return await predict_one(request, file, classifier, settings, preprocess, return_input)
 
 
@@ -54,17 +72,23 @@ async def predict_batch(
     return await predict_many(request, files, classifier, settings, preprocess, return_input)
 
 
-@router.post("/models/{name}/predict", response_model=Prediction, responses=NAMED_ERRORS)  # type: ignore[arg-type]
+@router.post(
+    "/models/{name}/predict",
+    response_model=Prediction,
+    responses=NAMED_ERRORS,  # type: ignore[arg-type]
+    openapi_extra=RAW_BODY,
+)
 @router.post(
     "/models/{name}/versions/{version}/predict",
     response_model=Prediction,
     responses=NAMED_ERRORS,  # type: ignore[arg-type]
+    openapi_extra=RAW_BODY,
 )
 async def predict_named(
     request: Request,
-    file: Upload,
     classifier: NamedClassifierDep,
     settings: SettingsDep,
+    file: Upload = None,
     preprocess: Mode = "auto",
     return_input: ReturnInput = False,
 ) -> Prediction:
@@ -94,15 +118,28 @@ async def predict_batch_named(
     return await predict_many(request, files, classifier, settings, preprocess, return_input)
 
 
+async def upload_bytes(request: Request, file: UploadFile | None) -> bytes:
+    """The multipart `file`, or the body itself when its Content-Type is an image type."""
+    if file is not None:
+        return await file.read()
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type in RAW_BODY_TYPES:
+        return await request.body()
+    # as FastAPI answers a form without its required field
+    raise RequestValidationError(
+        [{"type": "missing", "loc": ("body", "file"), "msg": "Field required", "input": None}]
+    )
+
+
 async def predict_one(
     request: Request,
-    file: UploadFile,
+    file: UploadFile | None,
     classifier: Classifier,
     settings: Settings,
     preprocess: str,
     return_input: bool,
 ) -> Prediction:
-    data = await file.read()
+    data = await upload_bytes(request, file)
     prediction = await classify(classifier, data, preprocess, settings.decode_limits, return_input)
     request.state.outcomes = [prediction]  # for the log line (app.observability)
     return prediction

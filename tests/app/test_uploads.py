@@ -14,6 +14,7 @@ from app.config import Settings
 from app.main import create_app
 from tests import odd_files
 from tests.helpers import image_bytes
+from training.data import FashionMNIST
 from training.shop_photos import photo_rng, shop_photo
 
 
@@ -136,3 +137,38 @@ def test_batch_limit_applies_under_a_root_path() -> None:
         response = prefixed.post("/api/predict/batch", files=[("files", ("a.bin", b"\0" * 5000))])
         assert response.status_code == 200 and response.json()["results"][0]["status_code"] == 400
         assert prefixed.post("/api/predict", files={"file": ("a.bin", b"\0" * 5000)}).status_code == 413
+
+
+# ---- the second door: the image as the whole body -------------------------------------------------
+
+
+def test_raw_body_answers_as_the_multipart_upload(client: TestClient, dataset: FashionMNIST) -> None:
+    sample = dataset.x_test[0]
+    png = image_bytes(sample)
+    multipart = upload(client, "boot.png", png, "image/png").json()
+    for path in ("/predict", "/models/fashion-mnist/predict"):
+        raw = client.post(path, content=png, headers={"Content-Type": "image/png"})
+        assert raw.status_code == 200, raw.text
+        assert raw.json() == multipart
+    jpeg = image_bytes(np.stack([255 - sample] * 3, axis=-1), "JPEG", quality=95)
+    raw = client.post("/predict", content=jpeg, headers={"Content-Type": "image/jpeg; charset=binary"})
+    assert raw.status_code == 200 and raw.json()["preprocess"] == "photo"
+
+
+def test_raw_body_keeps_every_check(client: TestClient) -> None:
+    assert_json_error(
+        client.post("/predict", content=b"not a png", headers={"Content-Type": "image/png"}), 400
+    )
+    assert_json_error(client.post("/predict", content=b"", headers={"Content-Type": "image/png"}), 400)
+    bomb = next(iter(odd_files.BOMBS.values()))()
+    assert_json_error(client.post("/predict", content=bomb, headers={"Content-Type": "image/png"}), 413)
+    # a body that is not declared an image is not taken for one: the form's field is missing
+    png = odd_files.webp()
+    assert_json_error(client.post("/predict", content=png, headers={"Content-Type": "text/plain"}), 422)
+    assert_json_error(client.post("/predict", content=png), 422)
+
+
+def test_raw_body_has_the_body_limit() -> None:
+    with TestClient(create_app(Settings(max_upload_bytes=1000))) as small:
+        response = small.post("/predict", content=b"\0" * 5000, headers={"Content-Type": "image/png"})
+        assert_json_error(response, 413)
