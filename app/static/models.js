@@ -4,6 +4,15 @@
 
 (() => {
   const picker = document.getElementById("model");
+  const heading = document.getElementById("heading");
+  const intro = document.getElementById("intro");
+  const garments = { heading: heading.textContent, intro: intro.textContent, title: document.title };
+  const digitTexts = {
+    heading: "Handwritten digit classifier",
+    intro: "Which digit, 0 to 9, is in the picture? Draw one on the pad below, or upload a photo of a " +
+      "digit written on paper. Your image is sent to this server only.",
+    title: "Handwritten digit classifier: demo",
+  };
 
   // A model whose classes are the digits 0-9 reads handwriting: offer the drawing pad.
   const readsDigits = (labels) => labels.length === 10 && labels.every((label, i) => label === String(i));
@@ -20,6 +29,10 @@
     const digits = readsDigits(labels);
     document.getElementById("pad-section").hidden = !digits;
     document.getElementById("sample-box").hidden = digits;  // the samples are garments
+    const texts = digits ? digitTexts : garments;
+    heading.textContent = texts.heading;
+    intro.textContent = texts.intro;
+    document.title = texts.title;
     document.dispatchEvent(new CustomEvent("demo:model", { detail: { name, labels } }));
   }
 

@@ -231,9 +231,12 @@ def pad_points(page: Page, stroke: list[tuple[float, float]]) -> list[tuple[floa
 
 def choose_digit_model(page: Page) -> None:
     assert page.locator("#pad-section").is_hidden()  # the default model reads garments
+    expect(page.locator("h1")).to_have_text("Fashion-MNIST classifier")
     page.get_by_label("Model").select_option("mnist")
     page.locator("#pad").wait_for(state="visible")
     assert page.locator("#sample-box").is_hidden()
+    expect(page.locator("h1")).to_have_text("Handwritten digit classifier")  # no garment wording
+    assert "garment" not in page.inner_text("header").lower()
 
 
 @pytest.mark.browser
