@@ -82,8 +82,8 @@ GOALS = (
     Goal("ideal_jpeg", "/predict JPEG >= 0.85 x ideal", 0.85, check=0.7),
     # Issue #16: the v2 door, binary FP32 tensor and binary PNG bytes, against the same ceiling path.
     Goal("ideal_png_body", "/predict PNG as the raw body >= 0.85 x ideal", 0.85, check=0.7),
-    Goal("ideal_v2_fp32", "v2 infer binary FP32 >= 0.85 x ideal", 0.85, check=0.7),
-    Goal("ideal_v2_png", "v2 infer PNG bytes >= 0.85 x ideal", 0.85, check=0.7),
+    Goal("ideal_v2_fp32", "v2 infer binary FP32 >= 0.85 x ideal", 0.85, check=0.4),
+    Goal("ideal_v2_png", "v2 infer PNG bytes >= 0.85 x ideal", 0.85, check=0.4),
     # The issue measured the tutorial with the 28x28 PNG. For the shop photo, decoding alone keeps
     # even the no-model ceiling near 15x the tutorial: ratios has that figure, not a goal.
     Goal("tutorial_png", "/predict PNG >= 30 x tutorial", 30.0, check=30.0),

@@ -28,7 +28,8 @@ def test_smoke_run_measures_service_and_ceiling_and_writes_results(tmp_path: Pat
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert set(report["servers"]) == {"service", "ceiling"}
     service = report["servers"]["service"]
-    assert set(service["runs"]) == {"png", "jpeg", "batch"}
+    assert set(service["runs"]) == {"png", "png_body", "jpeg", "batch", "v2_fp32", "v2_png"}
+    assert set(report["servers"]["ceiling"]["runs"]) == {"png", "png_raw", "jpeg", "v2_fp32", "v2_png"}
     for server in report["servers"].values():
         assert server["peak_rss_mb"] > 0 and server["start_median_s"] > 0
         for run in server["runs"].values():
