@@ -120,6 +120,10 @@ class JsonStderr:
     the descriptor, past Python's logging. Descriptor 2 becomes a pipe (inherited by the workers);
     a thread passes JSON lines through and wraps any other line as {"level": "INFO", "logger":
     "stderr", "message": <the line>}. `close()` restores the descriptor and drains the pipe.
+
+    This process's own Python lines (already JSON: a log line per request) skip the pipe: `sys.stderr`
+    writes to the real stderr, so the relay thread does not take the GIL once per request. Workers
+    started as processes write theirs through the pipe.
     """
 
     def __init__(self) -> None:
@@ -128,6 +132,10 @@ class JsonStderr:
         read_end, write_end = os.pipe()
         os.dup2(write_end, 2)
         os.close(write_end)
+        self.python_stderr = sys.stderr
+        sys.stderr = open(  # noqa: SIM115 (closed by close())
+            os.dup(self.target), "w", buffering=1, encoding="utf-8", errors="backslashreplace"
+        )
         self.thread = threading.Thread(target=self.relay, args=(read_end,), name="json-stderr", daemon=True)
         self.thread.start()
 
@@ -142,6 +150,8 @@ class JsonStderr:
                 out.write(text.encode() + b"\n")
 
     def close(self) -> None:
+        direct, sys.stderr = sys.stderr, self.python_stderr
+        direct.close()
         sys.stderr.flush()
         os.dup2(self.target, 2)  # the pipe's last writer in this process goes: the relay reads to its end
         self.thread.join(timeout=5)
