@@ -122,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         default="service",
         help="service: uvicorn app.main:app; app: python -m app, WORKERS=1 (the container's command)",
     )
-    parser.add_argument("--upload", choices=("png", "png_raw", "png_body", "jpeg", "batch", "v2_fp32", "v2_png"), default="png")
+    parser.add_argument(
+        "--upload",
+        choices=("png", "png_raw", "png_body", "jpeg", "batch", "v2_fp32", "v2_png"),
+        default="png",
+    )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--top", type=int, default=40)
