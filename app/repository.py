@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,15 +179,29 @@ class ModelRepository:
             del self._refused[key]
         for key in [k for k in self._pending if k not in found]:
             del self._pending[key]
-        for (name, version), directory in sorted(found.items()):
-            if version in models.get(name, {}):
-                continue
-            classifier = self._try_load(name, version, directory, initial)
+        new = [
+            (key, directory)
+            for key, directory in sorted(found.items())
+            if key[1] not in models.get(key[0], {})
+        ]
+        for (name, version), classifier in self._load_all(new, initial):
             if classifier is not None:
                 models.setdefault(name, {})[version] = classifier
                 self._publish(models)  # at once: other versions may take a while to load
         names = {name for name, _ in found} | {self.default_model}
         self._publish({name: versions for name, versions in models.items() if name in names})
+
+    def _load_all(
+        self, new: list[tuple[Key, Path]], initial: bool
+    ) -> Iterator[tuple[Key, Classifier | None]]:
+        """Load new versions side by side, one thread per core (hashing and LiteRT release the GIL)."""
+        if len(new) <= 1:
+            yield from ((key, self._try_load(*key, directory, initial)) for key, directory in new)
+            return
+        with ThreadPoolExecutor(min(len(new), os.cpu_count() or 1), thread_name_prefix="load") as pool:
+            loading = {pool.submit(self._try_load, *key, directory, initial): key for key, directory in new}
+            for done in as_completed(loading):
+                yield loading[done], done.result()
 
     def _publish(self, models: dict[str, dict[int, Classifier]]) -> None:
         """Swap in a fresh copy: readers keep whichever whole snapshot they already hold."""
