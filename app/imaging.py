@@ -150,9 +150,19 @@ def border_ring(array: np.ndarray) -> np.ndarray:
     return np.concatenate([array[0], array[-1], array[1:-1, 0], array[1:-1, -1]])
 
 
+def median(values: np.ndarray) -> float:
+    """np.median of all the values, by partition: ~3 us instead of ~20 for a 28x28 image's ring."""
+    flat = np.asarray(values).reshape(-1)
+    half = flat.size // 2
+    if flat.size % 2:
+        return float(np.partition(flat, half)[half])
+    low, high = np.partition(flat, (half - 1, half))[half - 1 : half + 1]
+    return (float(low) + float(high)) / 2
+
+
 def border_median(gray: np.ndarray) -> float:
     """Median of the outermost ring of pixels: the background level."""
-    return float(np.median(border_ring(gray)))
+    return median(border_ring(gray))
 
 
 # ---- raw: the tutorials' preparation ----------------------------------------------------------
@@ -225,7 +235,7 @@ def fit_background(channels: np.ndarray) -> np.ndarray:
     design = np.stack([np.ones_like(xs), xs, ys], axis=-1)  # (H, W, 3)
     ring_design, ring_values = border_ring(design), border_ring(channels)  # (R, 3), (R, C)
     deviation = np.abs(ring_values - np.median(ring_values, axis=0)).max(axis=1)
-    spread = 1.4826 * float(np.median(deviation))  # robust sigma of the ring
+    spread = 1.4826 * median(deviation)  # robust sigma of the ring
     keep = deviation <= 3.0 * spread + 2.0
     if keep.sum() < 3:
         keep[:] = True
@@ -249,7 +259,7 @@ def garment_box(difference: np.ndarray) -> tuple[slice, slice] | None:
     dust cannot stretch the box. None when nothing stands out (a blank image).
     """
     ring = border_ring(difference)  # (R, C): the background's residual, signed
-    noise = 1.4826 * float(np.median(np.abs(ring - np.median(ring, axis=0))))  # robust sigma
+    noise = 1.4826 * median(np.abs(ring - np.median(ring, axis=0)))  # robust sigma
     distance = np.sqrt(np.mean(difference**2, axis=-1))
     threshold = max(TRIM_FRACTION * float(distance.max()), NOISE_FACTOR * noise, 1.0)
     garment = (distance > threshold) & (box_blur3(distance) > threshold / 2)
@@ -395,6 +405,7 @@ SILHOUETTE_CORRELATED = 0.25  # ... or its silhouette is correlated (noise's: ~0
 SILHOUETTE_LAG = 3  # a busily textured object still has a silhouette: correlated 3 pixels apart
 NOISE_CONTRAST = 6.0  # ... and by more than this many standard deviations of the border's noise
 SILHOUETTE_DELTA = 8.0  # silhouette: pixels this far (or 3 sigma of the border) from the border's level
+SMALL_SURFACE_PIXELS = 4096  # up to this size a cached projection fits the surface (~400 KB at 64x64)
 
 
 def finds_nothing(pixels: np.ndarray) -> bool:
@@ -419,7 +430,7 @@ def finds_nothing(pixels: np.ndarray) -> bool:
     residual = surface_residual(gray)
     # The background's own noise, from steps between neighbours along the border: a gradient adds nothing
     steps = np.diff(np.concatenate([gray[0], gray[1:, -1], gray[-1, -2::-1], gray[-2:0:-1, 0]]))
-    noise = 1.4826 * float(np.median(np.abs(steps))) / np.sqrt(2.0)
+    noise = 1.4826 * median(np.abs(steps)) / np.sqrt(2.0)
     if float(np.abs(residual).max()) <= max(FLAT_CONTRAST, NOISE_CONTRAST * noise):
         return True
     if neighbour_correlation(residual) >= CORRELATED:
@@ -430,11 +441,15 @@ def finds_nothing(pixels: np.ndarray) -> bool:
 def surface_residual(gray: np.ndarray) -> np.ndarray:
     """`gray` minus its least-squares smooth surface: constant, linear, quadratic and a centred cone.
 
-    Solved by the normal equations from separable sums, never forming the N x 7 design matrix (which
-    cost ~23 ms per 256 px working copy): the 7 moments of the image, the cached 7 x 7 inverse Gram
-    matrix of its size, and the surface evaluated by broadcasting.
+    Small images (28x28 uploads) are projected with a cached 7 x N matrix, two small products. For
+    larger ones (photos' working copies) the normal equations are solved from separable sums, never
+    forming the N x 7 design matrix (which cost ~23 ms per 256 px working copy): the 7 moments of the
+    image, the cached 7 x 7 inverse Gram matrix of its size, and the surface evaluated by broadcasting.
     """
     height, width = gray.shape
+    if height * width <= SMALL_SURFACE_PIXELS:
+        design, projection = small_surface(height, width)
+        return gray - (design @ (projection @ gray.reshape(-1))).reshape(height, width)
     xs, ys, radius = surface_grid(height, width)
     coefficients = gram_inverse(height, width) @ surface_moments(gray, xs, ys, radius)
     c0, cx, cy, cxx, cyy, cxy, cr = (float(c) for c in coefficients)
@@ -443,12 +458,34 @@ def surface_residual(gray: np.ndarray) -> np.ndarray:
     return gray - surface
 
 
+@lru_cache(maxsize=16)
 def surface_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x (width,) and y (height,) in [-0.5, 0.5], and the distance from the centre (height, width)."""
     xs = np.arange(width, dtype=np.float32) / np.float32(max(width - 1, 1)) - np.float32(0.5)
     ys = np.arange(height, dtype=np.float32) / np.float32(max(height - 1, 1)) - np.float32(0.5)
     radius = np.sqrt((ys * ys)[:, None] + (xs * xs)[None, :])  # a radial gradient's cone
+    for array in (xs, ys, radius):
+        array.flags.writeable = False  # shared by every caller through the cache
     return xs, ys, radius
+
+
+@lru_cache(maxsize=8)
+def small_surface(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (N, 7) surfaces as columns and their least-squares projection (7, N), float32."""
+    xs, ys, radius = (a.astype(np.float64) for a in surface_grid(height, width))
+    grid_x, grid_y = np.broadcast_to(xs[None, :], radius.shape), np.broadcast_to(ys[:, None], radius.shape)
+    columns = [
+        np.ones_like(radius),
+        grid_x,
+        grid_y,
+        grid_x * grid_x,
+        grid_y * grid_y,
+        grid_x * grid_y,
+        radius,
+    ]
+    design = np.stack([c.reshape(-1) for c in columns], axis=1)
+    projection = gram_inverse(height, width) @ design.T
+    return design.astype(np.float32), projection.astype(np.float32)
 
 
 def surface_moments(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -495,8 +532,8 @@ def neighbour_correlation(channel: np.ndarray, lag: int = 1) -> float:
 def silhouette(channel: np.ndarray) -> np.ndarray:
     """1 where a pixel stands out from the border's level by more than its noise, else 0 (float32)."""
     ring = border_ring(channel)
-    level = float(np.median(ring))
-    noise = 1.4826 * float(np.median(np.abs(ring - level)))
+    level = median(ring)
+    noise = 1.4826 * median(np.abs(ring - level))
     return (np.abs(channel - level) > max(SILHOUETTE_DELTA, 3.0 * noise)).astype(np.float32)
 
 
