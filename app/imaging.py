@@ -472,20 +472,16 @@ def surface_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.nd
 @lru_cache(maxsize=8)
 def small_surface(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """The (N, 7) surfaces as columns and their least-squares projection (7, N), float32."""
-    xs, ys, radius = (a.astype(np.float64) for a in surface_grid(height, width))
-    grid_x, grid_y = np.broadcast_to(xs[None, :], radius.shape), np.broadcast_to(ys[:, None], radius.shape)
-    columns = [
-        np.ones_like(radius),
-        grid_x,
-        grid_y,
-        grid_x * grid_x,
-        grid_y * grid_y,
-        grid_x * grid_y,
-        radius,
-    ]
-    design = np.stack([c.reshape(-1) for c in columns], axis=1)
+    design = np.stack([surface.reshape(-1) for surface in surfaces(height, width)], axis=1)
     projection = gram_inverse(height, width) @ design.T
     return design.astype(np.float32), projection.astype(np.float32)
+
+
+def surfaces(height: int, width: int) -> list[np.ndarray]:
+    """The 7 smooth surfaces on a height x width grid, float64 (H, W) each."""
+    xs, ys, radius = (a.astype(np.float64) for a in surface_grid(height, width))
+    grid_x, grid_y = np.broadcast_to(xs[None, :], radius.shape), np.broadcast_to(ys[:, None], radius.shape)
+    return [np.ones_like(radius), grid_x, grid_y, grid_x * grid_x, grid_y * grid_y, grid_x * grid_y, radius]
 
 
 def surface_moments(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -502,17 +498,10 @@ def surface_moments(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, radius: n
 def gram_inverse(height: int, width: int) -> np.ndarray:
     """(D'D)^-1 for the 7 surfaces on a height x width grid (the surfaces are independent)."""
     xs, ys, radius = (a.astype(np.float64) for a in surface_grid(height, width))
-    surfaces = [
-        np.ones((height, width)),
-        np.broadcast_to(xs[None, :], (height, width)),
-        np.broadcast_to(ys[:, None], (height, width)),
-        np.broadcast_to((xs * xs)[None, :], (height, width)),
-        np.broadcast_to((ys * ys)[:, None], (height, width)),
-        ys[:, None] * xs[None, :],
-        radius,
-    ]
-    gram = np.stack([surface_moments(np.ascontiguousarray(surface), xs, ys, radius) for surface in surfaces])
-    return np.linalg.inv(gram)
+    columns = surfaces(height, width)
+    return np.linalg.inv(
+        np.stack([surface_moments(np.ascontiguousarray(c), xs, ys, radius) for c in columns])
+    )
 
 
 def neighbour_correlation(channel: np.ndarray, lag: int = 1) -> float:

@@ -38,7 +38,7 @@ CONSTANT_ANSWER = json.dumps(
 CONSTANT_V2_ANSWER = json.dumps(
     {
         "model_name": "fashion-mnist",
-        "model_version": "3",
+        "model_version": "4",
         "outputs": [
             {
                 "name": "probabilities",

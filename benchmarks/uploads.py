@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from app.imaging import encode_png
-from app.oip import BYTES_INPUT, FP32_INPUT
+from app.oip import BYTES_INPUT, FP32_INPUT, HEADER_LENGTH, encode_bytes
 from app.preprocessing import prepare_batch
 from training.data import FILES, SHA256, find_data_dir, read_idx
 
@@ -102,7 +101,7 @@ def v2_uploads(directory: Path, image: np.ndarray, path: str) -> dict[str, Uploa
     png = encode_png(image)
     bodies = {
         "v2_fp32": v2_binary_request(FP32_INPUT, "FP32", [1, 28, 28, 1], tensor),
-        "v2_png": v2_binary_request(BYTES_INPUT, "BYTES", [1], struct.pack("<I", len(png)) + png),
+        "v2_png": v2_binary_request(BYTES_INPUT, "BYTES", [1], encode_bytes([png])),
     }
     return {
         name: write_upload(
@@ -112,7 +111,7 @@ def v2_uploads(directory: Path, image: np.ndarray, path: str) -> dict[str, Uploa
             body,
             "application/octet-stream",
             1,
-            (("Inference-Header-Content-Length", length),),
+            ((HEADER_LENGTH, length),),
         )
         for name, (body, length) in bodies.items()
     }

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from app.config import REPO_ROOT
 from app.preprocessing import NUM_CLASSES, prepare_batch
 from training.augment import augment
 from training.data import ImageDataset
@@ -133,7 +134,7 @@ def fit(
     # an open-set recipe's builder takes its output count: an ablation may turn the extra class off
     model = recipe.build(outputs=classes) if recipe.open_set else recipe.build()  # type: ignore[call-arg]
     if recipe.start_from:
-        load_start(model, SHIPPED_MODELS / recipe.start_from / "model.keras")
+        load_start(model, REPO_ROOT / "models" / recipe.start_from / "model.keras")
     if config.open_set:
         train, steps = open_set_dataset(
             x_train, y_train, open_set_pools(x_train, y_train, config.seed), config
@@ -159,9 +160,6 @@ def fit(
     if keep_best and config.validation_freq == 1:  # else the last weights (an EMA, a decayed schedule)
         best.restore(model)
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
-
-
-SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
 def load_start(model: keras.Model, keras_file: Path) -> None:

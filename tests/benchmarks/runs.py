@@ -26,6 +26,15 @@ def read_report(out: Path, finished: subprocess.CompletedProcess[str]) -> dict[s
     return report
 
 
+def run_and_read(
+    module: str, tmp_path: Path, *args: str, timeout: float
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run the benchmark with `--out` in `tmp_path`; its exit and the results file it wrote."""
+    out = tmp_path / f"{module.rpartition('.')[2]}.json"
+    finished = run_benchmark(module, *args, "--out", str(out), timeout=timeout)
+    return finished, read_report(out, finished)
+
+
 def goals_where(report: dict[str, Any], passed: bool | None) -> set[str]:
     """The keys of the goals whose verdict is `passed` (None: not judged in this run)."""
     return {goal["key"] for goal in report["goals"] if goal["pass"] is passed}

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.benchmarks.runs import goals_where, read_report, run_benchmark
+from tests.benchmarks.runs import goals_where, run_and_read
 
 MODULE = "benchmarks.open_world"
 
 
 @pytest.mark.slow
 def test_check_run_passes_every_open_world_goal(tmp_path: Path) -> None:
-    out = tmp_path / "open_world.json"
-    finished = run_benchmark(MODULE, "--check", "--out", str(out), timeout=900)
-    report = read_report(out, finished)
+    finished, report = run_and_read(MODULE, tmp_path, "--check", timeout=900)
     assert report["count"] == 200 and report["errors"] == 0
     assert goals_where(report, False) == set() and finished.returncode == 0, report["goals"]
     reasons = report["sets"]["empty"]["reasons"]
@@ -24,7 +22,5 @@ def test_check_run_passes_every_open_world_goal(tmp_path: Path) -> None:
 
 
 def test_an_impossible_goal_makes_the_benchmark_exit_1(tmp_path: Path) -> None:
-    out = tmp_path / "open_world.json"
-    finished = run_benchmark(MODULE, "--count", "4", "--goal", "auroc=1.5", "--out", str(out), timeout=300)
-    report = read_report(out, finished)
+    finished, report = run_and_read(MODULE, tmp_path, "--count", "4", "--goal", "auroc=1.5", timeout=300)
     assert finished.returncode == 1 and "auroc" in goals_where(report, False)

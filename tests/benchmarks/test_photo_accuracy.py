@@ -7,25 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.benchmarks.runs import goals_where, read_report, run_benchmark
+from tests.benchmarks.runs import goals_where, run_and_read
 
 MODULE = "benchmarks.photo_accuracy"
 
 
 @pytest.mark.slow
 def test_check_run_passes_both_goals(tmp_path: Path) -> None:
-    out = tmp_path / "photo_accuracy.json"
-    finished = run_benchmark(MODULE, "--check", "--out", str(out), timeout=900)
-    report = read_report(out, finished)
+    finished, report = run_and_read(MODULE, tmp_path, "--check", timeout=900)
     assert report["count"] == 1000 and report["ratio"] >= 0.97, report["ratio"]
     assert goals_where(report, False) == set() and finished.returncode == 0, report["goals"]
     assert goals_where(report, True) == {"ratio", "errors"}
 
 
 def test_small_run_posts_native_and_photo_images_and_exits_by_its_verdicts(tmp_path: Path) -> None:
-    out = tmp_path / "photo_accuracy.json"
-    finished = run_benchmark(MODULE, "--count", "24", "--seed", "5", "--out", str(out), timeout=300)
-    report = read_report(out, finished)
+    finished, report = run_and_read(MODULE, tmp_path, "--count", "24", "--seed", "5", timeout=300)
     assert report["count"] == 24 and report["split"] == "test"
     assert report["preprocess_used"] == {"native:raw": 24, "photo:photo": 24}
     assert 0 <= report["native_accuracy"] <= 1 and 0 <= report["photo_accuracy"] <= 1
@@ -38,6 +34,5 @@ def test_small_run_posts_native_and_photo_images_and_exits_by_its_verdicts(tmp_p
 
 
 def test_a_failed_goal_makes_the_benchmark_exit_1(tmp_path: Path) -> None:
-    out = tmp_path / "photo_accuracy.json"
-    finished = run_benchmark(MODULE, "--count", "8", "--goal", "ratio=2", "--out", str(out), timeout=300)
-    assert finished.returncode == 1 and goals_where(read_report(out, finished), False) == {"ratio"}
+    finished, report = run_and_read(MODULE, tmp_path, "--count", "8", "--goal", "ratio=2", timeout=300)
+    assert finished.returncode == 1 and goals_where(report, False) == {"ratio"}

@@ -7,24 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.benchmarks.runs import goals_where, read_report, run_benchmark
+from tests.benchmarks.runs import goals_where, run_and_read
 
 STABLE_GOALS = {"ideal_png", "ideal_jpeg", "tutorial_png", "rss", "batch", "errors"}
 
 
 @pytest.mark.slow
 def test_check_run_passes_the_goals_that_hold_on_any_machine(tmp_path: Path) -> None:
-    out = tmp_path / "serving.json"
-    finished = run_benchmark("benchmarks.serving", "--check", "--out", str(out), timeout=900)
-    report = read_report(out, finished)
+    finished, report = run_and_read("benchmarks.serving", tmp_path, "--check", timeout=900)
     assert goals_where(report, False) == set() and finished.returncode == 0, report["goals"]
     assert goals_where(report, True) >= STABLE_GOALS
 
 
 def test_smoke_run_measures_service_and_ceiling_and_writes_results(tmp_path: Path) -> None:
-    out = tmp_path / "serving.json"
-    finished = run_benchmark("benchmarks.serving", "--smoke", "--out", str(out), timeout=300)
-    report = read_report(out, finished)
+    finished, report = run_and_read("benchmarks.serving", tmp_path, "--smoke", timeout=300)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert set(report["servers"]) == {"service", "ceiling"}
     service = report["servers"]["service"]
@@ -39,9 +35,6 @@ def test_smoke_run_measures_service_and_ceiling_and_writes_results(tmp_path: Pat
 
 
 def test_a_failed_goal_makes_the_benchmark_exit_1(tmp_path: Path) -> None:
-    out = tmp_path / "serving.json"
     # A worker in 1 MB: a goal no run can meet.
-    finished = run_benchmark(
-        "benchmarks.serving", "--smoke", "--goal", "rss=1", "--out", str(out), timeout=300
-    )
-    assert finished.returncode == 1 and goals_where(read_report(out, finished), False) == {"rss"}
+    finished, report = run_and_read("benchmarks.serving", tmp_path, "--smoke", "--goal", "rss=1", timeout=300)
+    assert finished.returncode == 1 and goals_where(report, False) == {"rss"}
