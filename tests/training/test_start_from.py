@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.config import REPO_ROOT
+from app.preprocessing import prepare_batch
 from training.data import FashionMNIST
 from training.train import load_start
 from training.zoo import ZOO, compact, final
@@ -21,7 +22,7 @@ def test_final_open_starts_from_v2_with_a_zero_extra_output(dataset: FashionMNIS
     assert ZOO["final-open"].start_from == "fashion-mnist/2"
     model = final(outputs=11)
     load_start(model, V2 / "model.keras")
-    images = dataset.x_test[:16].astype(np.float32)[..., None] / 255.0
+    images = prepare_batch(dataset.x_test[:16])  # the service's pixel contract
     logits = np.asarray(model(images, training=False))
     assert np.all(logits[:, 10] == 0.0)  # "not a known object" starts neutral
     temperature = json.loads((V2 / "metadata.json").read_text())["training"]["temperature"]
