@@ -7,22 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings, get_settings
 from app.envelopes import ProtocolErrors
-from app.imaging import ImageError
+from app.errors import MAPPED, error_response
+from app.fast_lane import FastLane
 from app.limits import BodySizeLimit
 from app.logs import configure_logging
-from app.metrics import OUT_OF_MEMORY, check_mode
+from app.metrics import check_mode
 from app.observability import RequestObservability
-from app.repository import ModelRepository, ModelUnavailable, UnknownModel
+from app.repository import ModelRepository
 from app.routes import demo, health, metrics, oip, predict, report, tfserving
-from app.tensors import InvalidTensor
 
 logger = logging.getLogger("app")
-RETRY_AFTER_S = 5  # the Retry-After of a 503 for a request that ran out of memory
 
 
 API_DESCRIPTION = """Classifies garment images into the ten Fashion-MNIST classes, and says when an image
@@ -84,26 +83,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(demo.router)
     app.mount("/static", StaticFiles(directory=demo.STATIC_DIR), name="static")
 
-    @app.exception_handler(ImageError)
-    @app.exception_handler(InvalidTensor)
-    async def client_mistake(_: Request, error: ImageError | InvalidTensor) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+    async def mapped_error(_: Request, error: Exception) -> Response:
+        return error_response(error)
 
-    @app.exception_handler(UnknownModel)
-    async def unknown_model(_: Request, error: UnknownModel) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=404)
+    for exception in MAPPED:
+        app.add_exception_handler(exception, mapped_error)
 
-    @app.exception_handler(MemoryError)
-    async def out_of_memory(_: Request, error: MemoryError) -> JSONResponse:
-        # Pillow, numpy or LiteRT could not allocate: the server's shortage, not the client's mistake.
-        OUT_OF_MEMORY.inc()
-        detail = "the server ran out of memory for this request; retry later"
-        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
-
-    @app.exception_handler(ModelUnavailable)
-    async def model_unavailable(_: Request, error: ModelUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=503)
-
+    app.add_middleware(FastLane)  # innermost: the hot routes' ordinary requests, past FastAPI's routing
     app.add_middleware(
         ManyImagesBodyLimit,
         default_limit=settings.max_upload_bytes,

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app import oip
+from app.config import Settings
 from app.deps import ModelsDep, SettingsDep
 from app.inference import all_or_error, classify_tensor, classify_uploads
 from app.model import Classifier
 from app.repository import ModelRepository, UnknownModel
+from app.schemas import Prediction
 from app.tensors import check_count
 
 router = APIRouter(prefix="/v2", tags=["KServe Open Inference Protocol v2"])
@@ -100,7 +102,25 @@ async def infer(
 ) -> Response:
     """FP32 [N, 28, 28, 1] tensors or BYTES encoded images in; probabilities and garment fields out."""
     classifier = resolve(models, name, version)
-    inference = oip.parse_request(await request.body(), request.headers.get(oip.HEADER_LENGTH))
+    predictions, body, header_length = await run_inference(
+        classifier, settings, await request.body(), request.headers.get(oip.HEADER_LENGTH)
+    )
+    request.state.outcomes = predictions
+    if header_length is None:
+        return Response(body, media_type="application/json")
+    return Response(
+        body,
+        media_type="application/octet-stream",
+        headers={"Inference-Header-Content-Length": str(header_length)},
+    )
+
+
+async def run_inference(
+    classifier: Classifier, settings: Settings, body: bytes, header_length: str | None
+) -> tuple[list[Prediction], bytes, int | None]:
+    """One infer request: its predictions, the answer's body, and its JSON header's length when
+    binary tensors follow (None: the body is all JSON)."""
+    inference = oip.parse_request(body, header_length)
     check_count(inference.count, settings.max_batch_files)
     if inference.tensor is not None:
         predictions = await classify_tensor(classifier, inference.tensor)
@@ -109,12 +129,5 @@ async def infer(
             classifier, inference.images, inference.preprocess, settings.decode_limits
         )
         predictions = all_or_error(outcomes)
-    request.state.outcomes = predictions
-    body, header_length = oip.encode_response(classifier, inference, predictions)
-    if header_length is None:
-        return Response(body, media_type="application/json")
-    return Response(
-        body,
-        media_type="application/octet-stream",
-        headers={"Inference-Header-Content-Length": str(header_length)},
-    )
+    answer, answer_header_length = oip.encode_response(classifier, inference, predictions)
+    return predictions, answer, answer_header_length
