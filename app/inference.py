@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sys
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -118,6 +119,16 @@ def coalescer() -> Coalescer:
     if loop not in _coalescers:
         _coalescers[loop] = Coalescer()
     return _coalescers[loop]
+
+
+def share_the_gil(seconds: float) -> None:
+    """Let a thread that waits for the GIL have it within `seconds` (sys.setswitchinterval).
+
+    The inference thread needs the GIL for a few microseconds around each LiteRT call; with Python's
+    default of 5 ms it waited for the busy event loop that long, and the model sat idle: at 20 us,
+    v2 FP32 served 705 -> 1,240 req/s and /predict PNG 750 -> 930 (docs/performance.md).
+    """
+    sys.setswitchinterval(seconds)
 
 
 async def on_thread(

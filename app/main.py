@@ -14,6 +14,7 @@ from app.config import Settings, get_settings
 from app.envelopes import ProtocolErrors
 from app.errors import MAPPED, error_response
 from app.fast_lane import FastLane
+from app.inference import share_the_gil
 from app.limits import BodySizeLimit
 from app.logs import configure_logging
 from app.metrics import check_mode
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.basicConfig(level=settings.log_level.upper())
+        share_the_gil(settings.gil_switch_interval)
         models = repository(settings)
         models.start()  # every version loaded and verified; raises if the default model has none
         models.start_polling()

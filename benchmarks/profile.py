@@ -79,7 +79,8 @@ def layers(folded: Path) -> str:
     counts: collections.Counter[str] = collections.Counter()
     for line in folded.read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
-        counts[layer_of(stack.split(";"))] += int(samples)
+        if samples.isdigit():  # py-spy may leave a last line cut short when it is stopped
+            counts[layer_of(stack.split(";"))] += int(samples)
     total = sum(counts.values())
     lines = ["--- self time by layer"]
     lines += [f"{100 * n / total:5.1f}%  {name}" for name, n in counts.most_common()]
@@ -93,6 +94,8 @@ def top_frames(folded: Path, count: int) -> str:
     total = 0
     for line in folded.read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
+        if not samples.isdigit():
+            continue
         frames = [function_of(frame) for frame in stack.split(";")]
         n = int(samples)
         total += n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -318,3 +319,12 @@ def test_a_body_over_the_limit_is_413_in_the_lane(dataset: FashionMNIST) -> None
         assert "the limit is 100 bytes" in response.json()["detail"]
         response = small.post("/v2/models/fashion-mnist/infer", content=json.dumps({"inputs": [1] * 100_000}))
         assert response.status_code == 413 and "error" in response.json()
+
+
+def test_the_gil_switch_interval_is_the_setting() -> None:
+    before = sys.getswitchinterval()
+    try:
+        with TestClient(create_app(Settings(gil_switch_interval=0.001))):
+            assert sys.getswitchinterval() == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(before)
