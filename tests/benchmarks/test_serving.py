@@ -38,3 +38,26 @@ def test_a_failed_goal_makes_the_benchmark_exit_1(tmp_path: Path) -> None:
     # A worker in 1 MB: a goal no run can meet.
     finished, report = run_and_read("benchmarks.serving", tmp_path, "--smoke", "--goal", "rss=1", timeout=300)
     assert finished.returncode == 1 and goals_where(report, False) == {"rss"}
+
+
+@pytest.mark.slow
+def test_ab_loads_each_variant_and_reports_its_settings(tmp_path: Path) -> None:
+    finished, report = run_and_read(
+        "benchmarks.ab",
+        tmp_path,
+        "GIL_SWITCH_INTERVAL=0.005",
+        "GIL_SWITCH_INTERVAL=0.00002,LOG_LEVEL=WARNING",
+        "--rounds",
+        "1",
+        "--duration",
+        "1",
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    variants = report["variants"]
+    assert [v["settings"] for v in variants] == [
+        {"GIL_SWITCH_INTERVAL": "0.005"},
+        {"GIL_SWITCH_INTERVAL": "0.00002", "LOG_LEVEL": "WARNING"},
+    ]
+    assert all(v["requests_per_s"] > 0 and v["errors"] == 0 and len(v["runs"]) == 1 for v in variants)
+    assert variants[0]["vs_first"] == 1.0
