@@ -79,7 +79,7 @@ class Settings(BaseModel):
         20.0, ge=0, description="seconds SIGTERM waits for in-flight requests before exiting"
     )
     gil_switch_interval: float = Field(
-        20e-6, gt=0, description="seconds a thread may keep the GIL while another waits (Python: 0.005)"
+        20e-6, ge=1e-6, description="seconds a thread may keep the GIL while another waits (Python: 0.005)"
     )
 
     @model_validator(mode="before")

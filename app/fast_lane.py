@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import parse_qsl
 
-from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
@@ -33,16 +32,20 @@ from app.limits import path_in_app
 from app.model import Classifier
 from app.oip import HEADER_LENGTH
 from app.repository import ModelRepository, ModelUnavailable, UnknownModel
-from app.routes.oip import run_inference
-from app.routes.predict import RAW_BODY_TYPES
+from app.routes.oip import is_version_number, run_inference
+from app.routes.predict import is_image_body
+from app.schemas import PreprocessMode
 
-PREPARATIONS = frozenset({"auto", "photo", "raw"})
-FLAGS = {"true": True, "false": False, "1": True, "0": False}
+PREPARATIONS = frozenset(get_args(PreprocessMode))
+BOOLEAN_QUERY_VALUES = {"true": True, "false": False, "1": True, "0": False}
 JSON, OCTETS = b"application/json", b"application/octet-stream"
-HEADER_LENGTH_BYTES = HEADER_LENGTH.encode()
+HEADERS_READ = (b"content-type", HEADER_LENGTH.encode())  # the request headers the lane looks at
 # The one part a fast-lane form may hold: Content-Disposition exactly as browsers, curl, requests and
-# httpx write it for a file field named "file" (anything else goes to the full parser).
-FILE_DISPOSITION = re.compile(rb'form-data; name="file"; filename="[^"\\\r\n]*"')
+# httpx write it for a file field named "file" with a file chosen (an empty filename is a form sent
+# without one: FastAPI's "field required"; anything else goes to the full parser too).
+FILE_DISPOSITION = re.compile(rb'form-data; name="file"; filename="[^"\\\r\n]+"')
+# A boundary bare or in double quotes, of characters RFC 2046 allows (no spaces: those need the full parser).
+BOUNDARY = re.compile(rb'boundary=(?:"([0-9A-Za-z\'()+_,\-./:=?]{1,70})"|([0-9A-Za-z\'()+_,\-./:=?]{1,70}))')
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def match(path: str) -> Target | None:
         return None
     if len(parts) == 1 and parts[0]:
         return Target(named, parts[0])
-    if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2].isascii() and parts[2].isdigit():
+    if len(parts) == 3 and parts[0] and parts[1] == "versions" and is_version_number(parts[2]):
         return Target(versioned, parts[0], int(parts[2]))
     return None
 
@@ -101,8 +104,8 @@ def predict_options(query: bytes) -> tuple[str, bool] | None:
         seen.add(key)
         if key == "preprocess" and value in PREPARATIONS:
             preprocess = value
-        elif key == "return_input" and value in FLAGS:
-            return_input = FLAGS[value]
+        elif key == "return_input" and value in BOOLEAN_QUERY_VALUES:
+            return_input = BOOLEAN_QUERY_VALUES[value]
         else:
             return None
     return preprocess, return_input
@@ -111,14 +114,12 @@ def predict_options(query: bytes) -> tuple[str, bool] | None:
 def form_file(body: bytes, content_type: bytes) -> bytes | None:
     """The file of a multipart form holding exactly one part, `file`, with a filename; else None."""
     media_type, _, parameters = content_type.partition(b";")
-    if media_type.strip().lower() != b"multipart/form-data":
+    found = BOUNDARY.fullmatch(parameters.strip())
+    if media_type.strip().lower() != b"multipart/form-data" or found is None:
         return None
-    name, _, boundary = parameters.strip().partition(b"=")
-    if name.lower() != b"boundary" or not boundary or b";" in boundary:
-        return None
-    boundary = boundary.strip(b'"')
+    boundary = found.group(1) or found.group(2)
     first = b"--" + boundary + b"\r\n"
-    if not boundary or not body.startswith(first):
+    if not body.startswith(first):
         return None
     head_end = body.find(b"\r\n\r\n", len(first))
     if head_end < 0:
@@ -140,28 +141,55 @@ def form_file(body: bytes, content_type: bytes) -> bytes | None:
     return body[start:end]
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body; a client that goes away meanwhile raises as Starlette's parsers do."""
+def request_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The headers the lane reads, each its first value (as Starlette's `request.headers.get`)."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in HEADERS_READ and name not in found:
+            found[name] = value
+    return found
+
+
+def upload(body: bytes, content_type: bytes) -> bytes | None:
+    """The image of a /predict body: the body itself under an image Content-Type, or a one-file form."""
+    if is_image_body(content_type.decode("latin-1")):
+        return body
+    return form_file(body, content_type)
+
+
+def find_classifier(models: ModelRepository | None, target: Target) -> Classifier | None:
+    """The model version a request names; None when FastAPI should answer (no such model, none loaded)."""
+    if models is None:
+        return None
+    try:
+        return models.get(target.name, target.version)
+    except (UnknownModel, ModelUnavailable):
+        return None
+
+
+async def read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The request body, and whether it is complete (False: the client went away before the end)."""
     chunks = []
     while True:
         message = await receive()
         if message["type"] == "http.request":
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                return b"".join(chunks), True
         elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
+            return b"".join(chunks), False
 
 
-def replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` for the next app: the body already read, then whatever the client sends next."""
+def replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """`receive` for the next app: the body already read, then whatever the client sends next
+    (after an incomplete body, the disconnect the lane saw)."""
     pending = True
 
     async def replayed() -> Message:
         nonlocal pending
         if pending:
             pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": not complete}
         return await receive()
 
     return replayed
@@ -198,44 +226,49 @@ class FastLane:
         if classifier is None or options is None:
             await self.app(scope, receive, send)
             return
+        body, complete = await read_body(receive)
+        headers = request_headers(scope)
+        data = body if target.route.kind == "infer" else upload(body, headers.get(b"content-type", b""))
+        if not complete or data is None:  # FastAPI's parsing and validation decide (a 400, 422, ...)
+            await self.app(scope, replay(body, complete, receive), send)
+            return
+        del body  # a form's file is a copy: the rest of the body need not stay in memory meanwhile
+        scope["route"] = target.route  # the route's template, for the metrics and the log line
         settings: Settings = service.state.settings
-        headers = dict(scope["headers"])
-        body = await read_body(receive)
         try:
             if target.route.kind == "infer":
-                scope["route"] = target.route
-                declared = headers.get(HEADER_LENGTH_BYTES)
-                header_length = None if declared is None else declared.decode("latin-1")
-                predictions, content, length = await run_inference(classifier, settings, body, header_length)
-                scope.setdefault("state", {})["outcomes"] = predictions
-                await answer(send, content, JSON if length is None else OCTETS, length)
-                return
-            data = upload(body, headers.get(b"content-type", b""))
-            if data is None:  # not an ordinary upload: FastAPI's form parsing and validation decide
-                await self.app(scope, replay(body, receive), send)
-                return
-            scope["route"] = target.route
-            preprocess, return_input = options
-            prediction = await classify(classifier, data, preprocess, settings.decode_limits, return_input)
+                await self.infer(scope, send, classifier, settings, data, headers.get(HEADERS_READ[1]))
+            else:
+                await self.predict(scope, send, classifier, settings, data, *options)
         except MAPPED as error:
             await error_response(error)(scope, receive, send)
-            return
+
+    @staticmethod
+    async def predict(
+        scope: Scope,
+        send: Send,
+        classifier: Classifier,
+        settings: Settings,
+        data: bytes,
+        preprocess: str,
+        return_input: bool,
+    ) -> None:
+        """What POST /predict does with an upload (`app.routes.predict.predict_one`)."""
+        prediction = await classify(classifier, data, preprocess, settings.decode_limits, return_input)
         scope.setdefault("state", {})["outcomes"] = [prediction]
         await answer(send, prediction.model_dump_json().encode(), JSON)
 
-
-def find_classifier(models: ModelRepository | None, target: Target) -> Classifier | None:
-    """The model version a request names; None when FastAPI should answer (no such model, none loaded)."""
-    if models is None:
-        return None
-    try:
-        return models.get(target.name, target.version)
-    except (UnknownModel, ModelUnavailable):
-        return None
-
-
-def upload(body: bytes, content_type: bytes) -> bytes | None:
-    """The image of a /predict body: the body itself under an image Content-Type, or a one-file form."""
-    if content_type.partition(b";")[0].strip().lower().decode("latin-1") in RAW_BODY_TYPES:
-        return body
-    return form_file(body, content_type)
+    @staticmethod
+    async def infer(
+        scope: Scope,
+        send: Send,
+        classifier: Classifier,
+        settings: Settings,
+        body: bytes,
+        declared: bytes | None,
+    ) -> None:
+        """What POST .../infer does with a request (`app.routes.oip.infer`)."""
+        header_length = None if declared is None else declared.decode("latin-1")
+        predictions, content, length = await run_inference(classifier, settings, body, header_length)
+        scope.setdefault("state", {})["outcomes"] = predictions
+        await answer(send, content, JSON if length is None else OCTETS, length)

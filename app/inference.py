@@ -16,8 +16,9 @@ import asyncio
 import base64
 import sys
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 import numpy as np
@@ -121,14 +122,20 @@ def coalescer() -> Coalescer:
     return _coalescers[loop]
 
 
-def share_the_gil(seconds: float) -> None:
-    """Let a thread that waits for the GIL have it within `seconds` (sys.setswitchinterval).
+@contextmanager
+def gil_switch_interval(seconds: float) -> Iterator[None]:
+    """Let a thread that waits for the GIL have it within `seconds` (sys.setswitchinterval), meanwhile.
 
     The inference thread needs the GIL for a few microseconds around each LiteRT call; with Python's
-    default of 5 ms it waited for the busy event loop that long, and the model sat idle: at 20 us,
-    v2 FP32 served 705 -> 1,240 req/s and /predict PNG 750 -> 930 (docs/performance.md).
+    default of 5 ms it waited that long for the busy event loop, and the model sat idle: at 20 us,
+    v2 FP32 served 1.71 x and /predict PNG 1.17 x the requests (`python -m benchmarks.ab`, 19:02).
     """
+    previous = sys.getswitchinterval()
     sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 async def on_thread(

@@ -14,7 +14,7 @@ from app.config import Settings, get_settings
 from app.envelopes import ProtocolErrors
 from app.errors import MAPPED, error_response
 from app.fast_lane import FastLane
-from app.inference import share_the_gil
+from app.inference import gil_switch_interval
 from app.limits import BodySizeLimit
 from app.logs import configure_logging
 from app.metrics import check_mode
@@ -59,14 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.basicConfig(level=settings.log_level.upper())
-        share_the_gil(settings.gil_switch_interval)
-        models = repository(settings)
-        models.start()  # every version loaded and verified; raises if the default model has none
-        models.start_polling()
-        app.state.models = models
-        yield
-        app.state.models = None
-        await models.close()
+        with gil_switch_interval(settings.gil_switch_interval):
+            models = repository(settings)
+            models.start()  # every version loaded and verified; raises if the default model has none
+            models.start_polling()
+            app.state.models = models
+            yield
+            app.state.models = None
+            await models.close()
 
     app = FastAPI(
         title="Fashion-MNIST classifier",

@@ -31,9 +31,17 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+MAX_VERSION_DIGITS = 9
+
+
+def is_version_number(text: str) -> bool:
+    """Digits only, and few enough to be a version (int() of thousands of digits raises)."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_VERSION_DIGITS
+
+
 def version_number(version: str) -> int:
-    if not (version.isascii() and version.isdigit()):
-        raise UnknownModel(f"model version {version!r} is not a version number")
+    if not is_version_number(version):
+        raise UnknownModel(f"model version {version[:20]!r} is not a version number")
     return int(version)
 
 

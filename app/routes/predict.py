@@ -118,12 +118,16 @@ async def predict_batch_named(
     return await predict_many(request, files, classifier, settings, preprocess, return_input)
 
 
+def is_image_body(content_type: str) -> bool:
+    """Whether a Content-Type declares the body to be the image itself (the raw-body door)."""
+    return content_type.partition(";")[0].strip().lower() in RAW_BODY_TYPES
+
+
 async def upload_bytes(request: Request, file: UploadFile | None) -> bytes:
     """The multipart `file`, or the body itself when its Content-Type is an image type."""
     if file is not None:
         return await file.read()
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type in RAW_BODY_TYPES:
+    if is_image_body(request.headers.get("content-type", "")):
         return await request.body()
     # as FastAPI answers a form without its required field
     raise RequestValidationError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -321,10 +322,102 @@ def test_a_body_over_the_limit_is_413_in_the_lane(dataset: FashionMNIST) -> None
         assert response.status_code == 413 and "error" in response.json()
 
 
-def test_the_gil_switch_interval_is_the_setting() -> None:
+def test_the_gil_switch_interval_is_the_setting_while_the_app_runs() -> None:
     before = sys.getswitchinterval()
-    try:
-        with TestClient(create_app(Settings(gil_switch_interval=0.001))):
-            assert sys.getswitchinterval() == pytest.approx(0.001)
-    finally:
-        sys.setswitchinterval(before)
+    with TestClient(create_app(Settings(gil_switch_interval=0.001))):
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+    assert sys.getswitchinterval() == before
+
+
+def test_odd_header_and_form_cases_get_fastapis_answers(
+    client: TestClient, through_fastapi: TestClient, dataset: FashionMNIST
+) -> None:
+    png = encode_png(dataset.x_test[0])
+    form, form_type = httpx_form({"file": ("a.png", png, "image/png")})
+    boundary = form_type.decode().partition("boundary=")[2]
+    no_file_chosen, no_file_type = httpx_form({"file": ("", b"", "application/octet-stream")})
+    requests = [
+        # duplicate headers: the first value counts, as in Starlette
+        (
+            "/predict",
+            {
+                "content": png,
+                "headers": [("content-type", "image/png"), ("content-type", form_type.decode())],
+            },
+        ),
+        (
+            "/predict",
+            {
+                "content": form,
+                "headers": [("content-type", form_type.decode()), ("content-type", "image/png")],
+            },
+        ),
+        ("/predict", {"content": no_file_chosen, "headers": {"content-type": no_file_type.decode()}}),
+        (
+            "/predict",
+            {"content": form, "headers": {"content-type": f'multipart/form-data; boundary={boundary}"'}},
+        ),
+        (
+            "/predict",
+            {"content": form, "headers": {"content-type": f'multipart/form-data; boundary="{boundary}'}},
+        ),
+        (
+            "/predict",
+            {"content": form, "headers": {"content-type": f'multipart/form-data; boundary="{boundary}"'}},
+        ),
+        ("/v2/models/fashion-mnist/versions/" + "9" * 5000 + "/infer", {"json": {}}),
+        (
+            "/models/fashion-mnist/versions/" + "9" * 5000 + "/predict",
+            {"files": {"file": ("a.png", png, "image/png")}},
+        ),
+    ]
+    for path, request in requests:
+        status, *rest = answers(client, path, **request)
+        assert status < 500, (path[:60], request.get("headers"))
+        assert (status, *rest) == answers(through_fastapi, path, **request), (
+            path[:60],
+            request.get("headers"),
+        )
+
+
+def test_a_client_that_leaves_mid_form_meets_fastapis_parser(
+    client: TestClient, through_fastapi: TestClient, dataset: FashionMNIST
+) -> None:
+    body, content_type = httpx_form({"file": ("a.png", encode_png(dataset.x_test[0]), "image/png")})
+
+    async def outcome(service: Any) -> tuple[str, int | None]:
+        messages = [
+            {"type": "http.request", "body": body[:100], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/predict",
+            "raw_path": b"/predict",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 1),
+            "server": ("testserver", 80),
+            "state": {},
+        }
+        try:
+            await service(scope, receive, send)
+        except Exception as error:  # what the server would log and answer 500 to
+            return type(error).__name__, None
+        starts = [m["status"] for m in sent if m["type"] == "http.response.start"]
+        return "answered", starts[0] if starts else None
+
+    assert asyncio.run(outcome(client.app)) == asyncio.run(outcome(through_fastapi.app))
