@@ -13,7 +13,8 @@ with valid values (none for infer), a path whose version is a number, a model th
 that is one image (an image Content-Type), a v2 request, or a multipart form holding exactly one part,
 `file`, with a filename and no header but Content-Disposition and Content-Type. Everything else goes
 on to FastAPI, with the body replayed when it was read: its answer, 4xx or not, is FastAPI's, word for
-word. So does every request while a test overrides a dependency.
+word. So does every request while a test overrides a dependency. The model version is picked when the
+request arrives, before its body is read (FastAPI picks it after): a request keeps the version it came in on.
 """
 
 from __future__ import annotations
