@@ -40,7 +40,8 @@ from app.schemas import PreprocessMode
 PREPARATIONS = frozenset(get_args(PreprocessMode))
 BOOLEAN_QUERY_VALUES = {"true": True, "false": False, "1": True, "0": False}
 JSON, OCTETS = b"application/json", b"application/octet-stream"
-HEADERS_READ = (b"content-type", HEADER_LENGTH.encode())  # the request headers the lane looks at
+CONTENT_TYPE, INFERENCE_HEADER_LENGTH = b"content-type", HEADER_LENGTH.encode()
+HEADERS_READ = (CONTENT_TYPE, INFERENCE_HEADER_LENGTH)  # the request headers the lane looks at
 # The one part a fast-lane form may hold: Content-Disposition exactly as browsers, curl, requests and
 # httpx write it for a file field named "file" with a file chosen (an empty filename is a form sent
 # without one: FastAPI's "field required"; anything else goes to the full parser too).
@@ -200,7 +201,7 @@ async def answer(send: Send, body: bytes, media_type: bytes, header_length: int 
     """A 200 with `body`: the headers a Starlette Response would send, and the v2 header's length."""
     headers = [(b"content-length", str(len(body)).encode()), (b"content-type", media_type)]
     if header_length is not None:
-        headers.append((b"inference-header-content-length", str(header_length).encode()))
+        headers.append((INFERENCE_HEADER_LENGTH, str(header_length).encode()))
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -222,14 +223,14 @@ class FastLane:
         classifier = find_classifier(service.state.models, target)
         if target.route.kind == "predict":
             options = predict_options(scope["query_string"])
-        else:
+        else:  # infer takes no query parameters: any query string is FastAPI's to judge
             options = None if scope["query_string"] else ("auto", False)
         if classifier is None or options is None:
             await self.app(scope, receive, send)
             return
         body, complete = await read_body(receive)
         headers = request_headers(scope)
-        data = body if target.route.kind == "infer" else upload(body, headers.get(b"content-type", b""))
+        data = body if target.route.kind == "infer" else upload(body, headers.get(CONTENT_TYPE, b""))
         if not complete or data is None:  # FastAPI's parsing and validation decide (a 400, 422, ...)
             await self.app(scope, replay(body, complete, receive), send)
             return
@@ -238,7 +239,9 @@ class FastLane:
         settings: Settings = service.state.settings
         try:
             if target.route.kind == "infer":
-                await self.infer(scope, send, classifier, settings, data, headers.get(HEADERS_READ[1]))
+                await self.infer(
+                    scope, send, classifier, settings, data, headers.get(INFERENCE_HEADER_LENGTH)
+                )
             else:
                 await self.predict(scope, send, classifier, settings, data, *options)
         except MAPPED as error:

@@ -28,12 +28,11 @@ from benchmarks.harness import (
     Server,
     machine,
     run_wrk,
-    serve_command,
+    serve_service,
     utc_now,
     write_results,
 )
 from benchmarks.uploads import make_uploads
-from benchmarks.uvicorn_process import free_port
 
 WARMUP_S = 2
 
@@ -76,12 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             upload = make_uploads(Path(tmp))[args.upload]
             servers: list[Server] = []
             for index, variant in enumerate(args.variants):
-                port = free_port()
-                env = {**os.environ, **variant, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
-                command = [sys.executable, "-m", "app"]
-                servers.append(
-                    stack.enter_context(serve_command(f"variant-{index}", command, env, Path(tmp), port=port))
-                )
+                env = {**os.environ, **variant}
+                servers.append(stack.enter_context(serve_service(f"variant-{index}", env, Path(tmp))))
             for server in servers:
                 run_wrk(server, upload, WARMUP_S)
             for round_number in range(args.rounds):

@@ -211,6 +211,15 @@ def serve_app(
         yield server
 
 
+def serve_service(
+    name: str, env: Mapping[str, str], log_dir: Path, workers: int = 1
+) -> contextlib.AbstractContextManager[Server]:
+    """`python -m app` (the container's command) on a free loopback port, with WORKERS processes."""
+    port = free_port()
+    service_env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": str(workers)}
+    return serve_command(name, [sys.executable, "-m", "app"], service_env, log_dir, port=port)
+
+
 # ---- load --------------------------------------------------------------------------------------
 
 

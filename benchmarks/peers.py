@@ -62,6 +62,7 @@ from benchmarks.harness import (
     print_verdicts,
     run_wrk,
     serve_command,
+    serve_service,
     utc_now,
     with_overrides,
     write_results,
@@ -367,11 +368,7 @@ def bench_two_workers(
     service: Server, upload: Upload, plan: Plan, env: dict[str, str], log_dir: Path
 ) -> dict[str, Any]:
     """`python -m app` with WORKERS=2 against the one-worker service, alternately (issue #19: >= 1.8 x)."""
-    port = free_port()
-    two_env = env | {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "2"}
-    with serve_command(
-        "service-2-workers", [sys.executable, "-m", "app"], two_env, log_dir, port=port
-    ) as two:
+    with serve_service("service-2-workers", env, log_dir, workers=2) as two:
         check_answer(two, upload)
         run_wrk(two, upload, plan.warmup_s or 1)
         one_runs, two_runs = [], []
@@ -445,11 +442,7 @@ def run(plan: Plan) -> dict[str, Any]:
         png = encode_png(test_images(1)[0])
         requests = peer_uploads(Path(tmp), png, uploads["png"])
         print("service (python -m app, WORKERS=1: the container's command)", flush=True)
-        port = free_port()
-        service_env = env | {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
-        with serve_command(
-            "service", [sys.executable, "-m", "app"], service_env, Path(tmp), port=port
-        ) as service:
+        with serve_service("service", env, Path(tmp)) as service:
             check_answer(service, uploads["png"])
             if plan.warmup_s:
                 run_wrk(service, uploads["png"], plan.warmup_s)

@@ -23,10 +23,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from benchmarks.harness import CONNECTIONS, Server, chosen_model_dir, run_wrk, serve_app, serve_command
+from benchmarks.harness import CONNECTIONS, Server, chosen_model_dir, run_wrk, serve_app, serve_service
 from benchmarks.serving import BATCH_CONNECTIONS, SERVERS
 from benchmarks.uploads import make_uploads
-from benchmarks.uvicorn_process import free_port
 
 
 def function_of(frame: str) -> str:
@@ -111,9 +110,7 @@ def top_frames(folded: Path, count: int) -> str:
 
 def serving(name: str, env: dict[str, str], log_dir: Path) -> contextlib.AbstractContextManager[Server]:
     if name == "app":
-        port = free_port()
-        app_env = env | {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
-        return serve_command("app", [sys.executable, "-m", "app"], app_env, log_dir, port=port)
+        return serve_service("app", env, log_dir)
     return serve_app(name, SERVERS[name], env, log_dir)
 
 

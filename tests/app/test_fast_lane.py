@@ -421,3 +421,11 @@ def test_a_client_that_leaves_mid_form_meets_fastapis_parser(
         return "answered", starts[0] if starts else None
 
     assert asyncio.run(outcome(client.app)) == asyncio.run(outcome(through_fastapi.app))
+
+
+def test_every_lane_route_is_a_fastapi_route(client: TestClient) -> None:
+    """The lane's templates label metrics and log lines: each must be the path of a real POST route."""
+    paths = client.app.openapi()["paths"]
+    lane = ("PREDICT", "NAMED_PREDICT", "VERSION_PREDICT", "INFER", "VERSION_INFER")
+    for route in (getattr(fast_lane, name) for name in lane):
+        assert "post" in paths[route.path_format], route
